@@ -35,7 +35,6 @@ factory wherever that imports. Passed on: ``StartingPosition``, ``BatchSize``,
 from __future__ import annotations
 
 import copy
-import importlib.util
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -44,10 +43,8 @@ from typing import Any
 from conformance.clock import VirtualTimeExhausted
 from conformance.contract import Adapter, Capabilities, Clock, PollerContext
 
+LOCALSTACK_VERSION = "2026.3.0"
 _EXTRA_HINT = "LocalStack adapter needs the 'localstack' extra: pip install 'stream-conformance[localstack]'"
-
-if importlib.util.find_spec("localstack") is None:  # pragma: no cover - depends on the environment
-    raise ImportError(_EXTRA_HINT)
 
 try:
     from localstack.aws.api.pipes import (
@@ -69,11 +66,16 @@ try:
     from localstack.services.lambda_.event_source_mapping.senders.lambda_sender import LambdaSender
     from localstack.utils.aws.arns import parse_arn
     from localstack.utils.collections import merge_recursive
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
+    if (exc.name or "").split(".")[0] == "localstack":
+        raise ImportError(_EXTRA_HINT) from exc
+    # localstack-core is there but one of the packages the extra adds (rolo, pydantic, jsonpatch) is not.
+    raise ImportError(f"{_EXTRA_HINT} (missing: {exc.name})") from exc
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         f"{_EXTRA_HINT} (localstack-core is installed but its stream pollers could not be imported on "
-        f"Python {sys.version_info.major}.{sys.version_info.minor}: {exc}; localstack-core 2026.3.0 "
-        "needs Python 3.11 or later plus rolo, pydantic and jsonpatch, which the extra installs)"
+        f"Python {sys.version_info.major}.{sys.version_info.minor}: {exc}; localstack-core "
+        f"{LOCALSTACK_VERSION} needs Python 3.11 or later)"
     ) from exc
 
 __all__ = [
@@ -86,7 +88,6 @@ __all__ = [
     "make_kinesis_poller",
 ]
 
-LOCALSTACK_VERSION = "2026.3.0"
 
 # EsmConfigFactory.get_esm_config: the defaults LocalStack fills in for Kinesis and DynamoDB Streams
 # before a request's own fields are merged over them (merge_recursive keeps the request's values).
