@@ -1,0 +1,1190 @@
+"""Public Hypothesis strategies for scenarios and their parts.
+
+``scenarios(**focus)`` draws complete, JSON-serialisable :class:`~conformance.scenario.Scenario`
+values; the other public functions are its building blocks, usable on their own.
+
+Three promises hold for every scenario drawn:
+
+* **Valid**: every mapping parameter is inside the range CreateEventSourceMapping accepts
+  (BATCH-1, BATCH-3, RETRY-1, RETRY-2, PBF-1, START-1), sequence numbers increase as integers in
+  shard order and are unique across shards, arrivals never decrease in shard order.
+* **Terminating**: a record that fails forever (POISON; REPORTED or INVALID with
+  ReportBatchItemFailures on) only appears when the retry policy ends it: a small
+  ``MaximumRetryAttempts`` (0..5) or a short ``MaximumRecordAgeInSeconds`` (60..600). Transient
+  failures and throttles last at most three deliveries. The poll gaps are stretched when the
+  scenario needs a long virtual time (age limits, batching windows), so a run needs a bounded
+  number of polls (about ``_POLL_TARGET``).
+* **Shrinkable**: draws are ordered and shaped so Hypothesis shrinks toward one shard, fewer
+  records, OK behaviour, omitted (default) parameters and small numbers.
+
+Focus flags narrow the search for one rule: ``None`` means "either", a value forces it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from functools import cache, lru_cache
+from typing import Any, NamedTuple, TypeVar
+
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+from conformance.scenario import (
+    INVALID_FORMS,
+    SUCCESS_FORMS,
+    Behaviour,
+    ClockPlan,
+    RecordSpec,
+    Scenario,
+    ShardSpec,
+    Source,
+)
+from conformance.world import names
+
+__all__ = [
+    "DESTINATION_CHOICES",
+    "PAYLOAD_CAP_BYTES",
+    "STARTING_POSITIONS",
+    "RecordBehaviour",
+    "behaviours",
+    "clock_plans",
+    "invalid_forms",
+    "mapping_parameters",
+    "partition_keys",
+    "payloads",
+    "poll_gaps",
+    "records",
+    "scenarios",
+    "sequence_numbers",
+    "shard_ids",
+    "start_instants",
+    "success_forms",
+]
+
+T = TypeVar("T")
+
+# ---- public constants ---------------------------------------------------------------------
+
+PAYLOAD_CAP_BYTES = 6_291_456
+"""BATCH-6: the synchronous-invocation payload limit (6 MiB), as SEMANTICS.md counts it."""
+
+STARTING_POSITIONS: tuple[str, ...] = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+DESTINATION_CHOICES: tuple[str, ...] = ("sqs", "sns", "s3", "none")
+
+# ---- private limits -------------------------------------------------------------------------
+
+_KINESIS_RECORD_LIMIT = 1_048_576
+"""Kinesis: data blob plus partition key of one record."""
+_MAX_PARTITION_KEY = 256
+_DYNAMODB_LARGE_DATA = (300_000, 350_000)
+"""DynamoDB items are capped at 400 KB including attribute names; stay well below."""
+_KINESIS_LARGE_DATA = (786_432, _KINESIS_RECORD_LIMIT - _MAX_PARTITION_KEY)
+_LARGE_RUN_MIN_BATCH = 16
+"""With large_records on, BatchSize is at least this, so the 6 MiB cap (not BatchSize) cuts the
+batch: the longest run of large records needed to pass the cap is 16 DynamoDB items."""
+
+_DYNAMODB_RETENTION = 86_400
+_OLD_MARGIN_MS = 600_000
+"""Records older than the age limit are older by 1 ms .. 10 minutes."""
+_PRESENT_WINDOW_S = 600
+"""Records already in the stream at the start arrived at most this long ago (unless 'old')."""
+_LATER_WINDOW_MS = 60_000
+"""Records arriving during the run arrive within the first minute."""
+
+_PERMANENT_RETRY_MAX = 5
+_PERMANENT_AGE_MAX = 600
+_POLL_TARGET = 800
+"""Poll gaps are stretched so the estimated virtual runtime needs about this many polls at most
+(the harness budget allows 2000)."""
+_QUIET_ALLOWANCE_S = 30.0
+
+_SEQUENCE_LENGTHS = {Source.KINESIS: (55, 57), Source.DYNAMODB: (21, 28)}
+"""Shortest and longest sequence-number length. Within a shard the numbers use two adjacent
+lengths, so comparing them as strings gives the wrong order (ORD-2)."""
+_MAX_SHARDS = 999
+"""Sequence numbers embed the shard index in three digits, which keeps them unique across shards."""
+
+
+# ---- small helpers --------------------------------------------------------------------------
+
+
+def _weighted(*branches: tuple[int, SearchStrategy[T]]) -> SearchStrategy[T]:
+    """Pick a branch with the given relative weights. Shrinks toward the first branch."""
+    indices = [i for i, (weight, _) in enumerate(branches) for _ in range(weight)]
+    return st.sampled_from(indices).flatmap(lambda i: branches[i][1])
+
+
+def _as_source(source: Source | str) -> Source:
+    if isinstance(source, Source):
+        return source
+    try:
+        return Source(source)
+    except ValueError:
+        raise ValueError(f"source must be 'kinesis' or 'dynamodb', found {source!r}") from None
+
+
+# ---- behaviours ---------------------------------------------------------------------------
+
+
+class RecordBehaviour(NamedTuple):
+    """What the scripted function does with one record (the RecordSpec fields of that name)."""
+
+    behaviour: Behaviour
+    times: int = 0
+    form: str | None = None
+
+
+_TIMES = st.integers(1, 3)
+"""TRANSIENT and THROTTLE last at most three deliveries or Invoke calls, so they always end."""
+
+
+def invalid_forms() -> SearchStrategy[str]:
+    """Names of PBF-5 responses (keys of ``INVALID_FORMS``)."""
+    return st.sampled_from(list(INVALID_FORMS))
+
+
+def success_forms() -> SearchStrategy[str]:
+    """Names of PBF-4 responses (keys of ``SUCCESS_FORMS``); shrinks toward the scenario default."""
+    default = "empty_failures"
+    return st.sampled_from([default, *(name for name in SUCCESS_FORMS if name != default)])
+
+
+@cache
+def _behaviour_value(kind: Behaviour) -> SearchStrategy[RecordBehaviour]:
+    if kind in (Behaviour.TRANSIENT, Behaviour.THROTTLE):
+        return _TIMES.map(lambda n: RecordBehaviour(kind, n))
+    if kind is Behaviour.INVALID:
+        return invalid_forms().map(lambda f: RecordBehaviour(kind, 0, f))
+    return st.just(RecordBehaviour(kind))
+
+
+def _failing_kinds(*, report_batch_item_failures: bool, permanent: bool) -> list[Behaviour]:
+    """Behaviours that make an invocation fail (PBF-3/5, RETRY-3). REPORTED and INVALID only fail
+    with ReportBatchItemFailures on; with it off the return value is ignored (PBF-1)."""
+    kinds = [Behaviour.TRANSIENT]
+    if permanent:
+        kinds.insert(0, Behaviour.POISON)
+        if report_batch_item_failures:
+            kinds += [Behaviour.REPORTED, Behaviour.INVALID]
+    return kinds
+
+
+def _behaviour_kinds(
+    *, report_batch_item_failures: bool, permanent: bool, failures: bool, throttles: bool
+) -> list[tuple[int, Behaviour]]:
+    kinds: list[tuple[int, Behaviour]] = [(8, Behaviour.OK)]
+    if failures:
+        kinds += [
+            (1, k)
+            for k in _failing_kinds(
+                report_batch_item_failures=report_batch_item_failures, permanent=permanent
+            )
+        ]
+        if not report_batch_item_failures:
+            # Harmless without ReportBatchItemFailures: checks that the return value is ignored.
+            kinds += [(1, Behaviour.REPORTED), (1, Behaviour.INVALID)]
+    if throttles:
+        kinds.append((1, Behaviour.THROTTLE))
+    return kinds
+
+
+def behaviours(
+    *,
+    report_batch_item_failures: bool = True,
+    permanent: bool = True,
+    failures: bool = True,
+    throttles: bool = True,
+) -> SearchStrategy[RecordBehaviour]:
+    """Per-record function behaviour, mostly OK.
+
+    ``permanent=False`` leaves out behaviours that fail forever (POISON, and REPORTED/INVALID
+    when ``report_batch_item_failures``); ``failures=False`` leaves out every function failure;
+    ``throttles=False`` leaves out THROTTLE.
+    """
+    return _behaviours(report_batch_item_failures, permanent, failures, throttles)
+
+
+@cache
+def _behaviours(
+    report_batch_item_failures: bool, permanent: bool, failures: bool, throttles: bool
+) -> SearchStrategy[RecordBehaviour]:
+    # Cached: building strategies afresh for every draw costs more than drawing from them.
+    kinds = _behaviour_kinds(
+        report_batch_item_failures=report_batch_item_failures,
+        permanent=permanent,
+        failures=failures,
+        throttles=throttles,
+    )
+    return _weighted(*((w, _behaviour_value(k)) for w, k in kinds))
+
+
+def _is_failing(behaviour: Behaviour, report_batch_item_failures: bool) -> bool:
+    if behaviour in (Behaviour.POISON, Behaviour.TRANSIENT):
+        return True
+    return report_batch_item_failures and behaviour in (Behaviour.REPORTED, Behaviour.INVALID)
+
+
+def _is_permanent(behaviour: Behaviour, report_batch_item_failures: bool) -> bool:
+    if behaviour is Behaviour.POISON:
+        return True
+    return report_batch_item_failures and behaviour in (Behaviour.REPORTED, Behaviour.INVALID)
+
+
+# ---- record contents ---------------------------------------------------------------------
+
+_KEY_ALPHABET = string.ascii_letters + string.digits + "-_.:"
+_TEXT = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"))
+
+
+def partition_keys() -> SearchStrategy[str]:
+    """Partition keys: 1..256 characters, mostly ``pk-<n>``, sometimes free ASCII or Unicode."""
+    return _partition_keys()
+
+
+@cache
+def _partition_keys() -> SearchStrategy[str]:
+    return _weighted(
+        (3, st.integers(0, 99).map(lambda i: f"pk-{i}")),
+        (1, st.text(alphabet=_KEY_ALPHABET, min_size=1, max_size=64)),
+        (1, st.text(alphabet=_TEXT, min_size=1, max_size=16)),
+    )
+
+
+_JSON_SCALARS = st.one_of(
+    st.integers(-1_000_000, 1_000_000),
+    st.text(alphabet=_TEXT, max_size=12),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+)
+
+
+@cache
+def _json_payload() -> SearchStrategy[bytes]:
+    return st.dictionaries(
+        st.text(alphabet=string.ascii_letters, min_size=1, max_size=8), _JSON_SCALARS, max_size=4
+    ).map(lambda d: json.dumps(d).encode("utf-8"))
+
+
+@cache
+def _large_payload(source: Source) -> SearchStrategy[bytes]:
+    """One large record: a short drawn pattern repeated, so no megabyte is ever drawn."""
+    low, high = _KINESIS_LARGE_DATA if source is Source.KINESIS else _DYNAMODB_LARGE_DATA
+    return st.tuples(st.binary(min_size=1, max_size=8), st.integers(low, high)).map(
+        lambda t: (t[0] * (t[1] // len(t[0]) + 1))[: t[1]]
+    )
+
+
+def payloads(source: Source | str = Source.KINESIS, *, large: bool = False) -> SearchStrategy[bytes]:
+    """Record data: JSON objects (most), text that is not JSON, arbitrary binary; never empty.
+
+    ``large=True`` draws one large payload instead (Kinesis up to its 1 MiB record limit, DynamoDB
+    up to ~350 KB, below the 400 KB item limit).
+    """
+    src = _as_source(source)
+    if large:
+        return _large_payload(src)
+    return _small_payloads()
+
+
+@cache
+def _small_payloads() -> SearchStrategy[bytes]:
+    return _weighted(
+        (3, _json_payload()),
+        # "log " never starts a JSON document, so this is text that is not JSON.
+        (1, st.text(alphabet=_TEXT, min_size=1, max_size=40).map(lambda t: ("log " + t).encode("utf-8"))),
+        (1, st.binary(min_size=1, max_size=64)),
+    )
+
+
+# ---- sequence numbers and shard ids --------------------------------------------------------
+
+
+@st.composite
+def _sequence_numbers(draw: st.DrawFn, source: Source, count: int, shard_index: int) -> tuple[str, ...]:
+    if count == 0:
+        return ()
+    shortest, longest = _SEQUENCE_LENGTHS[source]
+    short_len = draw(st.integers(shortest, longest - 1))
+    # How many numbers use the short length; the rest use short_len + 1. With two or more
+    # records both lengths always occur (ORD-2: compare as integers, not strings).
+    n_short = draw(st.integers(1, count - 1)) if count >= 2 else draw(st.integers(0, 1))
+    tag = f"{shard_index:03d}"
+    # Short numbers look like real Kinesis ones ("4959…"); long ones start with "10", so a string
+    # comparison puts every long number before every short one although it is larger.
+    short_prefix, long_prefix = "4959" + tag, "10" + tag
+    width_short = short_len - len(short_prefix)
+    width_long = short_len + 1 - len(long_prefix)
+    max_delta = 10 ** (width_short - 4)
+    deltas = draw(st.lists(st.integers(1, max_delta), min_size=count, max_size=count))
+    base_short = draw(st.integers(0, 10**width_short // 2))
+    base_long = draw(st.integers(0, 10**width_long // 2))
+    out: list[str] = []
+    counter = base_short
+    for i in range(count):
+        if i == n_short:
+            counter = base_long
+        counter += deltas[i]
+        prefix, width = (short_prefix, width_short) if i < n_short else (long_prefix, width_long)
+        out.append(prefix + str(counter).zfill(width))
+    return tuple(out)
+
+
+def sequence_numbers(
+    source: Source | str = Source.KINESIS,
+    count: int | None = None,
+    *,
+    shard_index: int = 0,
+    max_count: int = 12,
+) -> SearchStrategy[tuple[str, ...]]:
+    """Sequence numbers of one shard, in shard order.
+
+    Kinesis numbers have 55..57 digits, DynamoDB ones 21..28. They strictly increase as integers,
+    and with two or more records they use two different lengths, so a comparison as strings
+    gets the order wrong (ORD-2). ``shard_index`` (0..999) is embedded, so numbers of different
+    shards never collide. ``count=None`` draws the count from ``0..max_count``.
+    """
+    src = _as_source(source)
+    if not 0 <= shard_index <= _MAX_SHARDS:
+        raise ValueError(f"shard_index must be 0..{_MAX_SHARDS}, found {shard_index}")
+    if count is None:
+        return st.integers(0, max_count).flatmap(lambda n: _sequence_numbers(src, n, shard_index))
+    if count < 0:
+        raise ValueError(f"count must be >= 0, found {count}")
+    return _sequence_numbers(src, count, shard_index)
+
+
+def _kinesis_shard_id(index: int) -> str:
+    return f"shardId-{index:012d}"
+
+
+def shard_ids(source: Source | str, count: int) -> SearchStrategy[tuple[str, ...]]:
+    """Shard ids in the service's format: Kinesis ``shardId-000000000000``, ``…001`` …; DynamoDB
+    ``shardId-<20 digits>-<8 hex>`` (creation time in ms, then a random suffix)."""
+    src = _as_source(source)
+    if not 1 <= count <= _MAX_SHARDS:
+        raise ValueError(f"count must be 1..{_MAX_SHARDS}, found {count}")
+    if src is Source.KINESIS:
+        return st.just(tuple(_kinesis_shard_id(i) for i in range(count)))
+    created = st.integers(1_500_000_000_000, 1_950_000_000_000)
+    suffixes = st.lists(st.integers(0, 2**32 - 1), min_size=count, max_size=count)
+    return st.tuples(created, suffixes).map(
+        lambda t: tuple(f"shardId-{t[0] + i:020d}-{suffix:08x}" for i, suffix in enumerate(t[1]))
+    )
+
+
+# ---- clocks -------------------------------------------------------------------------------
+
+_ORDINARY_BASE = datetime(2024, 6, 12, 10, 0, tzinfo=timezone.utc)
+_FIVE_YEARS_S = 5 * 365 * 86_400
+_EDGE_MARGIN_S = 120
+"""Ordinary starts stay at least this far from the next midnight."""
+_LEAP_YEARS = (2016, 2020, 2024, 2028, 2032)
+
+
+def _midnight(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, tzinfo=timezone.utc)
+
+
+@st.composite
+def _ordinary_start(draw: st.DrawFn) -> datetime:
+    seconds = draw(st.integers(-_FIVE_YEARS_S, _FIVE_YEARS_S))
+    millis = draw(st.integers(1, 999))  # always a millisecond fraction
+    start = _ORDINARY_BASE + timedelta(seconds=seconds, milliseconds=millis)
+    to_midnight = 86_400 - (start.hour * 3600 + start.minute * 60 + start.second)
+    if to_midnight <= _EDGE_MARGIN_S:
+        start -= timedelta(hours=1)  # ordinary means away from a day boundary
+    return start
+
+
+@st.composite
+def _edge_start(draw: st.DrawFn) -> datetime:
+    kind = draw(st.sampled_from(["midnight", "month_end", "year_end", "leap_day"]))
+    if kind == "leap_day":
+        year = draw(st.sampled_from(_LEAP_YEARS))
+        # Either the evening of 28 February (into the 29th) or the last minute of the 29th.
+        boundary = draw(st.sampled_from([_midnight(year, 3, 1), _midnight(year, 2, 29)]))
+    else:
+        year = draw(st.integers(2019, 2031))
+        if kind == "year_end":
+            boundary = _midnight(year + 1, 1, 1)
+        elif kind == "month_end":
+            month = draw(st.integers(1, 12))
+            boundary = _midnight(year + 1, 1, 1) if month == 12 else _midnight(year, month + 1, 1)
+        else:
+            boundary = _midnight(year, 1, 1) + timedelta(days=draw(st.integers(1, 364)))
+    seconds = draw(st.integers(1, 59))
+    millis = draw(st.integers(1, 999))
+    return boundary - timedelta(seconds=seconds, milliseconds=millis)
+
+
+@cache
+def _start_instants(clock_edges: bool | None) -> SearchStrategy[datetime]:
+    if clock_edges is True:
+        return _edge_start()
+    if clock_edges is False:
+        return _ordinary_start()
+    return _weighted((3, _ordinary_start()), (1, _edge_start()))
+
+
+def start_instants(clock_edges: bool | None = None) -> SearchStrategy[datetime]:
+    """Scenario start instants (UTC), always with a non-zero millisecond fraction.
+
+    ``clock_edges=True``: 1..60 s before a midnight, a month end, a year end, or the day boundary
+    into or out of 29 February. ``False``: an ordinary instant, more than two minutes away from
+    the next midnight. ``None``: either, mostly ordinary.
+    """
+    return _start_instants(clock_edges)
+
+
+def poll_gaps(min_gap: float = 0.2, max_gap: float = 5.0) -> SearchStrategy[tuple[float, ...]]:
+    """One to four gaps (seconds, millisecond precision) between polls, cycled by the harness.
+    Shrinks toward a single gap of 1 s (clamped into the range)."""
+    if not 0 < min_gap <= max_gap:
+        raise ValueError(f"poll gaps need 0 < min_gap <= max_gap, found min_gap={min_gap}, max_gap={max_gap}")
+    low, high = math.ceil(min_gap * 1000), max(math.ceil(min_gap * 1000), math.floor(max_gap * 1000))
+    usual = min(max(1000, low), high)
+    gap = _weighted((2, st.just(usual)), (3, st.integers(low, high)))
+    return st.lists(gap, min_size=1, max_size=4).map(lambda ms: tuple(m / 1000 for m in ms))
+
+
+def clock_plans(
+    *, clock_edges: bool | None = None, min_gap: float = 0.2, max_gap: float = 5.0
+) -> SearchStrategy[ClockPlan]:
+    """Clock plans: a start instant (see ``start_instants``) and cycled poll gaps."""
+    return st.builds(ClockPlan, start=start_instants(clock_edges), poll_gaps=poll_gaps(min_gap, max_gap))
+
+
+# ---- mapping parameters -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _MappingDraft:
+    """Mapping parameters before AT_TIMESTAMP's timestamp is known. ``None`` means omitted."""
+
+    starting_position: str
+    batch_size: int | None
+    window: int | None
+    response_types: list[str] | None
+    bisect: bool | None
+    retries: int | None
+    age: int | None
+    destination: dict[str, Any] | None
+
+    @property
+    def rbif(self) -> bool:
+        return self.response_types == ["ReportBatchItemFailures"]
+
+    @property
+    def effective_retries(self) -> int:
+        return -1 if self.retries is None else self.retries
+
+    @property
+    def age_limit(self) -> int | None:
+        """MaximumRecordAgeInSeconds when it limits anything (not omitted, not -1)."""
+        return None if self.age is None or self.age == -1 else self.age
+
+    @property
+    def permanent_failures_allowed(self) -> bool:
+        """A record that fails forever still ends: the retry quota is small, or the age limit is
+        short (RETRY-3, RETRY-5, RETRY-9)."""
+        age = self.age_limit
+        return 0 <= self.effective_retries <= _PERMANENT_RETRY_MAX or (
+            age is not None and age <= _PERMANENT_AGE_MAX
+        )
+
+    def parameters(self, timestamp: float | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"StartingPosition": self.starting_position}
+        if self.starting_position == "AT_TIMESTAMP":
+            if timestamp is None:
+                raise ValueError("AT_TIMESTAMP needs StartingPositionTimestamp")
+            out["StartingPositionTimestamp"] = timestamp
+        optional = {
+            "BatchSize": self.batch_size,
+            "MaximumBatchingWindowInSeconds": self.window,
+            "MaximumRetryAttempts": self.retries,
+            "MaximumRecordAgeInSeconds": self.age,
+            "BisectBatchOnFunctionError": self.bisect,
+            "FunctionResponseTypes": self.response_types,
+            "DestinationConfig": self.destination,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
+        return out
+
+
+@dataclass(frozen=True)
+class _Focus:
+    source: Source | None = None
+    destination: str | None = None
+    report_batch_item_failures: bool | None = None
+    bisect: bool | None = None
+    failures: bool | None = None
+    record_age: bool | None = None
+    batching_window: bool | None = None
+    starting_position: str | None = None
+    throttles: bool | None = None
+    large_records: bool | None = None
+    clock_edges: bool | None = None
+    max_shards: int = 4
+    max_records: int = 12
+
+
+_NONE: SearchStrategy[None] = st.none()
+
+
+@cache
+def _starting_position(source: Source, focus: str | None) -> SearchStrategy[str]:
+    if focus is not None:
+        return st.just(focus)
+    if source is Source.KINESIS:
+        return _weighted((4, st.just("TRIM_HORIZON")), (1, st.just("LATEST")), (1, st.just("AT_TIMESTAMP")))
+    return _weighted((4, st.just("TRIM_HORIZON")), (1, st.just("LATEST")))  # START-1: no AT_TIMESTAMP
+
+
+@cache
+def _batch_size(large_records: bool | None) -> SearchStrategy[int | None]:
+    if large_records:
+        # The 6 MiB cap must be what cuts the batch (BATCH-6), so BatchSize stays above the run.
+        return _weighted(
+            (1, _NONE), (2, st.integers(_LARGE_RUN_MIN_BATCH, 100)), (1, st.integers(101, 10_000))
+        )
+    return _weighted(
+        (1, _NONE), (5, st.integers(1, 10)), (2, st.integers(11, 100)), (1, st.integers(101, 10_000))
+    )
+
+
+@cache
+def _window(batching_window: bool | None) -> SearchStrategy[int | None]:
+    some = _weighted((3, st.integers(1, 5)), (1, st.integers(6, 300)))
+    if batching_window is True:
+        return some
+    none_or_zero: SearchStrategy[int | None] = _weighted((3, _NONE), (1, st.just(0)))
+    if batching_window is False:
+        return none_or_zero
+    return _weighted((4, none_or_zero), (2, some))
+
+
+@cache
+def _flag(focus: bool | None) -> SearchStrategy[bool | None]:
+    if focus is True:
+        return st.just(True)
+    if focus is False:
+        return _weighted((1, _NONE), (1, st.just(False)))
+    return _weighted((2, _NONE), (1, st.just(False)), (2, st.just(True)))
+
+
+@cache
+def _response_types(focus: bool | None) -> SearchStrategy[list[str] | None]:
+    on: SearchStrategy[list[str] | None] = st.builds(lambda: ["ReportBatchItemFailures"])
+    off: SearchStrategy[list[str] | None] = _weighted((1, _NONE), (1, st.builds(list)))
+    if focus is True:
+        return on
+    if focus is False:
+        return off
+    return _weighted((3, off), (2, on))
+
+
+@cache
+def _retries(finite_small: bool) -> SearchStrategy[int | None]:
+    small = st.sampled_from([0, 1, 2, 3])
+    if finite_small:
+        return _weighted((4, small), (1, st.integers(4, _PERMANENT_RETRY_MAX)))
+    return _weighted(
+        (2, _NONE),
+        (1, st.just(-1)),
+        (4, small),
+        (1, st.integers(4, 10)),
+        (1, st.integers(11, 10_000)),
+    )
+
+
+@cache
+def _age(source: Source, record_age: bool | None, short_only: bool) -> SearchStrategy[int | None]:
+    if record_age is False:
+        return _weighted((2, _NONE), (1, st.just(-1)))
+    short = _weighted((4, st.integers(60, 120)), (1, st.integers(121, _PERMANENT_AGE_MAX)))
+    if short_only:
+        return short
+    # With record_age on, some records must be older than the limit yet still in the stream:
+    # DynamoDB Streams keep records 24 hours.
+    long_max = 604_800 if source is Source.KINESIS or record_age is not True else _DYNAMODB_RETENTION - 1_200
+    long: SearchStrategy[int | None] = _weighted(
+        (2, st.integers(_PERMANENT_AGE_MAX + 1, 86_400 - 1_200)),
+        (1, st.integers(_PERMANENT_AGE_MAX + 1, long_max)),
+    )
+    set_: SearchStrategy[int | None] = _weighted((4, short), (1, long))
+    if record_age is True:
+        return set_
+    return _weighted((2, _NONE), (1, st.just(-1)), (3, set_))
+
+
+@cache
+def _destination(focus: str | None) -> SearchStrategy[dict[str, Any] | None]:
+    # Fresh dicts per draw: scenarios must never share mutable parameter values.
+    def on_failure(kind: str) -> SearchStrategy[dict[str, Any] | None]:
+        arn = names.DESTINATION_ARNS[kind]
+        return st.builds(lambda: {"OnFailure": {"Destination": arn}})
+
+    # CFG-1: AWS reports "no destination" as {"OnFailure": {}}; a user may pass it too.
+    empty: SearchStrategy[dict[str, Any] | None] = st.builds(lambda: {"OnFailure": {}})
+    none: SearchStrategy[dict[str, Any] | None] = _weighted((2, _NONE), (1, empty))
+    if focus == "none":
+        return none
+    if focus is not None:
+        return on_failure(focus)
+    return _weighted((2, none), (1, on_failure("sqs")), (1, on_failure("sns")), (1, on_failure("s3")))
+
+
+@st.composite
+def _mapping_draft(
+    draw: st.DrawFn, source: Source, focus: _Focus, permanent_failures: bool | None
+) -> _MappingDraft:
+    """Draw order follows how much a parameter matters to a counterexample: cheap to shrink first.
+
+    ``permanent_failures``: True guarantees a policy that ends forever-failing records; None lets
+    the policy be anything (the caller then allows such records only if it ends them).
+    """
+    starting_position = draw(_starting_position(source, focus.starting_position))
+    batch_size = draw(_batch_size(focus.large_records))
+    window = draw(_window(focus.batching_window))
+    response_types = draw(_response_types(focus.report_batch_item_failures))
+    bisect = draw(_flag(focus.bisect))
+    need_end = permanent_failures is True
+    retries = draw(_retries(finite_small=need_end and focus.record_age is False))
+    effective = -1 if retries is None else retries
+    age = draw(
+        _age(source, focus.record_age, short_only=need_end and not 0 <= effective <= _PERMANENT_RETRY_MAX)
+    )
+    destination = draw(_destination(focus.destination))
+    return _MappingDraft(
+        starting_position=starting_position,
+        batch_size=batch_size,
+        window=window,
+        response_types=response_types,
+        bisect=bisect,
+        retries=retries,
+        age=age,
+        destination=destination,
+    )
+
+
+def _epoch(instant: datetime) -> float:
+    return round(instant.timestamp(), 3)
+
+
+def mapping_parameters(
+    source: Source | str = Source.KINESIS,
+    *,
+    destination: str | None = None,
+    report_batch_item_failures: bool | None = None,
+    bisect: bool | None = None,
+    record_age: bool | None = None,
+    batching_window: bool | None = None,
+    starting_position: str | None = None,
+    large_records: bool | None = None,
+    permanent_failures: bool = False,
+) -> SearchStrategy[dict[str, Any]]:
+    """CreateEventSourceMapping parameters, each omitted (the default) or inside its valid range.
+
+    BatchSize 1..10000 (mostly 1..10), MaximumBatchingWindowInSeconds 0..300 (mostly 0 or small),
+    MaximumRetryAttempts -1 or 0..10000 (mostly -1..3), MaximumRecordAgeInSeconds -1 or
+    60..604800 (mostly 60..120), BisectBatchOnFunctionError, FunctionResponseTypes,
+    StartingPosition (AT_TIMESTAMP only for Kinesis, with StartingPositionTimestamp), and
+    DestinationConfig with or without an OnFailure destination.
+
+    ``permanent_failures=True`` guarantees the retry policy ends a record that fails forever:
+    MaximumRetryAttempts 0..5 or MaximumRecordAgeInSeconds 60..600.
+    """
+    focus = _validate_focus(
+        source=source,
+        destination=destination,
+        report_batch_item_failures=report_batch_item_failures,
+        bisect=bisect,
+        record_age=record_age,
+        batching_window=batching_window,
+        starting_position=starting_position,
+        large_records=large_records,
+    )
+    src = focus.source or Source.KINESIS
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        draft = draw(_mapping_draft(src, focus, permanent_failures or None))
+        timestamp = None
+        if draft.starting_position == "AT_TIMESTAMP":
+            timestamp = _epoch(draw(start_instants()))
+        return draft.parameters(timestamp)
+
+    return build()
+
+
+# ---- records ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RecordContext:
+    source: Source
+    behaviour: SearchStrategy[RecordBehaviour]
+    age_limit: int | None
+    allow_old: bool
+
+
+@dataclass(frozen=True)
+class _RecordDraft:
+    behaviour: RecordBehaviour
+    arrival_ms: int
+    partition_key: str
+    data: bytes
+
+
+@lru_cache(maxsize=1024)
+def _present_ms(age_limit: int | None) -> SearchStrategy[int]:
+    window = _PRESENT_WINDOW_S if age_limit is None else min(age_limit, _PRESENT_WINDOW_S)
+    return st.integers(0, window * 1000).map(lambda ms: -ms)
+
+
+@cache
+def _later_ms() -> SearchStrategy[int]:
+    return st.integers(1, _LATER_WINDOW_MS)
+
+
+@lru_cache(maxsize=1024)
+def _old_ms(age_limit: int) -> SearchStrategy[int]:
+    # Strictly older than the limit at the start (RETRY-7: age > limit).
+    return st.integers(1, _OLD_MARGIN_MS).map(lambda margin: -(age_limit * 1000 + margin))
+
+
+@lru_cache(maxsize=1024)
+def _arrival_ms(ctx: _RecordContext) -> SearchStrategy[int]:
+    branches: list[tuple[int, SearchStrategy[int]]] = [(4, _present_ms(ctx.age_limit)), (2, _later_ms())]
+    if ctx.allow_old and ctx.age_limit is not None:
+        branches.append((1, _old_ms(ctx.age_limit)))
+    return _weighted(*branches)
+
+
+@lru_cache(maxsize=1024)
+def _record_draft(ctx: _RecordContext) -> SearchStrategy[_RecordDraft]:
+    return st.builds(
+        _RecordDraft,
+        behaviour=ctx.behaviour,
+        arrival_ms=_arrival_ms(ctx),
+        partition_key=_partition_keys(),
+        data=_small_payloads(),
+    )
+
+
+def _old_allowed(source: Source, age_limit: int | None) -> bool:
+    if age_limit is None:
+        return False
+    return source is Source.KINESIS or age_limit * 1000 + _OLD_MARGIN_MS < _DYNAMODB_RETENTION * 1000
+
+
+def _record_spec(draft: _RecordDraft, sequence_number: str) -> RecordSpec:
+    b = draft.behaviour
+    return RecordSpec(
+        sequence_number=sequence_number,
+        partition_key=draft.partition_key,
+        data=draft.data,
+        arrival=draft.arrival_ms / 1000,
+        behaviour=b.behaviour,
+        times=b.times,
+        form=b.form,
+    )
+
+
+def _sorted_by_arrival(drafts: Sequence[_RecordDraft]) -> list[_RecordDraft]:
+    """Arrivals never decrease in shard order. Behaviours stay with their position."""
+    arrivals = sorted(d.arrival_ms for d in drafts)
+    return [replace(d, arrival_ms=a) for d, a in zip(drafts, arrivals, strict=True)]
+
+
+def records(
+    source: Source | str = Source.KINESIS,
+    *,
+    shard_index: int = 0,
+    min_records: int = 0,
+    max_records: int = 12,
+    age_limit: int | None = None,
+    behaviour: SearchStrategy[RecordBehaviour] | None = None,
+) -> SearchStrategy[tuple[RecordSpec, ...]]:
+    """The records of one shard, in shard order.
+
+    Arrivals (seconds from the scenario start, millisecond precision) never decrease: most
+    records are already in the stream (up to 10 minutes old), some arrive during the first
+    minute of the run, and with ``age_limit`` some are older than it. Sequence numbers come from
+    ``sequence_numbers``. ``behaviour`` defaults to ``behaviours(permanent=False)``.
+    """
+    src = _as_source(source)
+    if not 0 <= min_records <= max_records:
+        raise ValueError(f"records need 0 <= min_records <= max_records, found {min_records}, {max_records}")
+    if age_limit is not None and not 60 <= age_limit <= 604_800:
+        raise ValueError(f"age_limit must be 60..604800 seconds (RETRY-2), found {age_limit}")
+    ctx = _RecordContext(
+        source=src,
+        behaviour=behaviour if behaviour is not None else behaviours(permanent=False),
+        age_limit=age_limit,
+        allow_old=_old_allowed(src, age_limit),
+    )
+
+    @st.composite
+    def build(draw: st.DrawFn) -> tuple[RecordSpec, ...]:
+        drafts = _sorted_by_arrival(
+            draw(st.lists(_record_draft(ctx), min_size=min_records, max_size=max_records))
+        )
+        numbers = draw(sequence_numbers(src, len(drafts), shard_index=shard_index))
+        return tuple(_record_spec(d, n) for d, n in zip(drafts, numbers, strict=True))
+
+    return build()
+
+
+# ---- scenarios ----------------------------------------------------------------------------
+
+_BOOL_FLAGS = (
+    "report_batch_item_failures",
+    "bisect",
+    "failures",
+    "record_age",
+    "batching_window",
+    "throttles",
+    "large_records",
+    "clock_edges",
+)
+
+
+def _validate_focus(**given: Any) -> _Focus:
+    """Check focus flags up front, so a typo fails when the strategy is built, not mid-search."""
+    source = given.get("source")
+    if source is not None:
+        source = _as_source(source)
+    destination = given.get("destination")
+    if destination is not None and destination not in DESTINATION_CHOICES:
+        raise ValueError(
+            f"destination must be one of {list(DESTINATION_CHOICES)} or None (any), found {destination!r}"
+        )
+    starting_position = given.get("starting_position")
+    if starting_position is not None and starting_position not in STARTING_POSITIONS:
+        raise ValueError(
+            f"starting_position must be one of {list(STARTING_POSITIONS)} or None (any), "
+            f"found {starting_position!r}"
+        )
+    if starting_position == "AT_TIMESTAMP":
+        if source is Source.DYNAMODB:
+            raise ValueError(
+                "starting_position='AT_TIMESTAMP' is Kinesis only (START-1); "
+                "use source='kinesis' or another starting position"
+            )
+        source = Source.KINESIS
+    for name in _BOOL_FLAGS:
+        value = given.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{name} must be True, False or None (either), found {value!r}")
+    max_shards = given.get("max_shards", 4)
+    max_records = given.get("max_records", 12)
+    if not isinstance(max_shards, int) or not 1 <= max_shards <= _MAX_SHARDS:
+        raise ValueError(f"max_shards must be an integer 1..{_MAX_SHARDS}, found {max_shards!r}")
+    if not isinstance(max_records, int) or max_records < 0:
+        raise ValueError(f"max_records must be a non-negative integer, found {max_records!r}")
+    needs = [n for n in ("failures", "throttles", "record_age") if given.get(n) is True]
+    if starting_position == "LATEST":
+        needs.append("starting_position='LATEST'")
+    least = _shard0_min_records(
+        given.get("failures"), given.get("throttles"), given.get("record_age"), starting_position
+    )
+    if needs and max_records < least:
+        raise ValueError(
+            f"{', '.join(needs)} need(s) records to act on, but max_records={max_records}; "
+            f"raise max_records to at least {least}"
+        )
+    fields = {k: v for k, v in given.items() if k in _Focus.__dataclass_fields__}
+    fields.update(source=source)
+    return _Focus(**fields)
+
+
+def _delivery_requirements(failures: bool | None, throttles: bool | None) -> int:
+    """How many records must be delivered with a forced behaviour (a failure, a throttle)."""
+    return int(failures is True) + int(throttles is True)
+
+
+def _shard0_min_records(
+    failures: bool | None, throttles: bool | None, record_age: bool | None, starting_position: str | None
+) -> int:
+    """Records shard 0 needs so every forced requirement has its own record."""
+    delivery = _delivery_requirements(failures, throttles)
+    if starting_position == "LATEST":
+        delivery = max(1, delivery)  # LATEST needs a record that arrives during the run
+    return delivery + int(record_age is True)
+
+
+def scenarios(
+    *,
+    source: str | None = None,
+    destination: str | None = None,
+    report_batch_item_failures: bool | None = None,
+    bisect: bool | None = None,
+    failures: bool | None = None,
+    record_age: bool | None = None,
+    batching_window: bool | None = None,
+    starting_position: str | None = None,
+    throttles: bool | None = None,
+    large_records: bool | None = None,
+    clock_edges: bool | None = None,
+    max_shards: int = 4,
+    max_records: int = 12,
+) -> SearchStrategy[Scenario]:
+    """Complete scenarios. Each focus flag is ``None`` (either) or forces one side:
+
+    * ``source``: ``"kinesis"`` | ``"dynamodb"``.
+    * ``destination``: ``"sqs"`` | ``"sns"`` | ``"s3"`` (that OnFailure ARN) | ``"none"``
+      (no DestinationConfig, or ``{"OnFailure": {}}``).
+    * ``report_batch_item_failures``, ``bisect``, ``batching_window`` (window >= 1 s): the parameter on/off.
+    * ``failures``: True: at least one record makes invocations fail (POISON, TRANSIENT, or
+      REPORTED/INVALID with ReportBatchItemFailures on), and it is one the starting position
+      delivers when possible. False: every record is OK (THROTTLE only if ``throttles=True``).
+    * ``record_age``: True: MaximumRecordAgeInSeconds is set and at least one record is older
+      than it at the start. False: it is omitted or -1.
+    * ``starting_position``: ``"TRIM_HORIZON"`` | ``"LATEST"`` | ``"AT_TIMESTAMP"`` (implies Kinesis).
+      LATEST scenarios always have a record arriving during the run.
+    * ``throttles``: True: at least one THROTTLE record; False: none.
+    * ``large_records``: True: shard 0 holds a run of large records that together exceed the
+      6 MiB payload cap (5..7 Kinesis records near 1 MiB, 14..16 DynamoDB items near 350 KB; this
+      run may take shard 0 past ``max_records``) and BatchSize is at least 16. None: rarely one
+      large record. False: none.
+    * ``clock_edges``: True: the start is 1..60 s before a midnight / month end / year end /
+      29 February boundary; False: an ordinary instant.
+    * ``max_shards`` (1..999) and ``max_records`` (per shard) bound the stream.
+    """
+    focus = _validate_focus(
+        source=source,
+        destination=destination,
+        report_batch_item_failures=report_batch_item_failures,
+        bisect=bisect,
+        failures=failures,
+        record_age=record_age,
+        batching_window=batching_window,
+        starting_position=starting_position,
+        throttles=throttles,
+        large_records=large_records,
+        clock_edges=clock_edges,
+        max_shards=max_shards,
+        max_records=max_records,
+    )
+    return _scenario(focus)
+
+
+@st.composite
+def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
+    source = focus.source or draw(st.sampled_from([Source.KINESIS, Source.DYNAMODB]))
+    mapping = draw(_mapping_draft(source, focus, None))
+    start = draw(start_instants(focus.clock_edges))
+    rbif = mapping.rbif
+    permanent = mapping.permanent_failures_allowed
+    age_limit = mapping.age_limit
+    ctx = _RecordContext(
+        source=source,
+        behaviour=behaviours(
+            report_batch_item_failures=rbif,
+            permanent=permanent,
+            failures=focus.failures is not False,
+            throttles=focus.throttles is True or (focus.throttles is None and focus.failures is not False),
+        ),
+        age_limit=age_limit,
+        allow_old=focus.record_age is not False and _old_allowed(source, age_limit),
+    )
+
+    # Shard 0 is drawn with enough records for every forced requirement; the other shards follow.
+    least = _shard0_min_records(focus.failures, focus.throttles, focus.record_age, mapping.starting_position)
+    first = draw(st.lists(_record_draft(ctx), min_size=least, max_size=max(focus.max_records, least)))
+    others = draw(
+        st.lists(
+            st.lists(_record_draft(ctx), max_size=focus.max_records),
+            max_size=focus.max_shards - 1,
+        )
+    )
+    shards: list[list[_RecordDraft]] = [first, *others]
+
+    large = focus.large_records
+    if large is True:
+        shards[0] = draw(_with_large_run(shards[0], source, mapping.starting_position))
+    elif large is None and draw(st.integers(0, 39)) == 39 and any(shards):
+        shards = draw(_with_one_large(shards, source))
+    shards = [_sorted_by_arrival(s) for s in shards]
+
+    if mapping.starting_position == "LATEST":
+        shards[0] = draw(
+            _with_later_tail(shards[0], max(1, _delivery_requirements(focus.failures, focus.throttles)))
+        )
+    if focus.record_age is True:
+        assert age_limit is not None  # _age draws a limit when record_age is on
+        shards[0] = draw(_with_old_head(shards[0], age_limit))
+
+    timestamp_offset_ms: int | None = None
+    if mapping.starting_position == "AT_TIMESTAMP":
+        timestamp_offset_ms = draw(_timestamp_offset_ms(shards))
+
+    def deliverable(d: _RecordDraft) -> bool:
+        if age_limit is not None and d.arrival_ms < -age_limit * 1000:
+            return False  # too old: discarded before any invocation (RETRY-8)
+        if mapping.starting_position == "LATEST":
+            return d.arrival_ms > 0  # START-3
+        if timestamp_offset_ms is not None:
+            return d.arrival_ms >= timestamp_offset_ms  # START-4
+        return True
+
+    if focus.throttles is True:
+        shards = draw(
+            _with_behaviour(
+                shards,
+                deliverable,
+                lambda b: b.behaviour is Behaviour.THROTTLE,
+                _behaviour_value(Behaviour.THROTTLE),
+            )
+        )
+    if focus.failures is True:
+        kinds = _failing_kinds(report_batch_item_failures=rbif, permanent=permanent)
+        shards = draw(
+            _with_behaviour(
+                shards,
+                deliverable,
+                lambda b: _is_failing(b.behaviour, rbif),
+                _weighted(*((1, _behaviour_value(k)) for k in kinds)),
+            )
+        )
+
+    ids = draw(shard_ids(source, len(shards)))
+    specs: list[ShardSpec] = []
+    for index, drafts in enumerate(shards):
+        numbers = draw(sequence_numbers(source, len(drafts), shard_index=index))
+        specs.append(
+            ShardSpec(ids[index], tuple(_record_spec(d, n) for d, n in zip(drafts, numbers, strict=True)))
+        )
+
+    timestamp = None
+    if timestamp_offset_ms is not None:
+        timestamp = _epoch(start + timedelta(milliseconds=timestamp_offset_ms))
+    success_form = draw(success_forms())
+    min_gap = _min_poll_gap(mapping, shards, rbif)
+    gaps = draw(poll_gaps(min_gap, max(5.0, min_gap * 4)))
+    return Scenario(
+        source=source,
+        shards=tuple(specs),
+        parameters=mapping.parameters(timestamp),
+        clock=ClockPlan(start=start, poll_gaps=gaps),
+        success_form=success_form,
+    )
+
+
+@st.composite
+def _with_large_run(
+    draw: st.DrawFn, drafts: list[_RecordDraft], source: Source, starting_position: str
+) -> list[_RecordDraft]:
+    """Append a run of large OK records arriving together, whose base64 data alone exceeds the
+    payload cap (BATCH-6), so a poller must cut the batch short."""
+    data = draw(_large_payload(source))
+    encoded = 4 * math.ceil(len(data) / 3)
+    count = PAYLOAD_CAP_BYTES // encoded + 1
+    # Arrive together, and where the starting position reads them.
+    arrival = draw(_later_ms() if starting_position == "LATEST" else _present_ms(None))
+    key = draw(partition_keys())
+    run = [_RecordDraft(RecordBehaviour(Behaviour.OK), arrival, key, data) for _ in range(count)]
+    return [*drafts, *run]
+
+
+@st.composite
+def _with_one_large(
+    draw: st.DrawFn, shards: list[list[_RecordDraft]], source: Source
+) -> list[list[_RecordDraft]]:
+    positions = [(s, i) for s, drafts in enumerate(shards) for i in range(len(drafts))]
+    s, i = draw(st.sampled_from(positions))
+    out = [list(d) for d in shards]
+    out[s][i] = replace(out[s][i], data=draw(_large_payload(source)))
+    return out
+
+
+@st.composite
+def _with_later_tail(draw: st.DrawFn, drafts: list[_RecordDraft], count: int) -> list[_RecordDraft]:
+    """Make sure the last ``count`` records arrive during the run (LATEST reads only those)."""
+    already = sum(1 for d in drafts if d.arrival_ms > 0)
+    missing = min(count, len(drafts)) - already
+    if missing <= 0:
+        return drafts
+    later = sorted(draw(st.lists(_later_ms(), min_size=missing, max_size=missing)))
+    # Records already later are at the end; convert the ones just before them.
+    cut = len(drafts) - already - missing
+    converted = [replace(d, arrival_ms=a) for d, a in zip(drafts[cut : cut + missing], later, strict=True)]
+    tail = drafts[cut + missing :]
+    low = later[-1]
+    tail = [replace(d, arrival_ms=max(d.arrival_ms, low)) for d in tail]
+    return [*drafts[:cut], *converted, *tail]
+
+
+@st.composite
+def _with_old_head(draw: st.DrawFn, drafts: list[_RecordDraft], age_limit: int) -> list[_RecordDraft]:
+    """Make sure the first record is older than the age limit (RETRY-7/8)."""
+    if drafts and drafts[0].arrival_ms < -age_limit * 1000:
+        return drafts
+    return [replace(drafts[0], arrival_ms=draw(_old_ms(age_limit))), *drafts[1:]]
+
+
+@st.composite
+def _timestamp_offset_ms(draw: st.DrawFn, shards: list[list[_RecordDraft]]) -> int:
+    """StartingPositionTimestamp (START-4) relative to the records: before all of them, exactly
+    at one record's arrival (it must be included), or just after one (it must be excluded)."""
+    arrivals = sorted({d.arrival_ms for s in shards for d in s})
+    if not arrivals:
+        return -draw(st.integers(0, 3_600_000))
+    mode = draw(st.sampled_from(["before_all", "at_record", "after_record", "at_start"]))
+    if mode == "before_all":
+        return arrivals[0] - draw(st.integers(1, 3_600_000))
+    if mode == "at_start":
+        return 0
+    chosen = draw(st.sampled_from(arrivals))
+    return chosen if mode == "at_record" else chosen + 1
+
+
+@st.composite
+def _with_behaviour(
+    draw: st.DrawFn,
+    shards: list[list[_RecordDraft]],
+    deliverable: Callable[[_RecordDraft], bool],
+    satisfied: Callable[[RecordBehaviour], bool],
+    behaviour: SearchStrategy[RecordBehaviour],
+) -> list[list[_RecordDraft]]:
+    """Force one record to have a behaviour unless a delivered record already has it. Records
+    that carry another forced behaviour (THROTTLE, a failure) are left alone when possible."""
+    positions = [(s, i) for s, drafts in enumerate(shards) for i in range(len(drafts))]
+    if any(satisfied(shards[s][i].behaviour) and deliverable(shards[s][i]) for s, i in positions):
+        return shards
+    plain = [p for p in positions if shards[p[0]][p[1]].behaviour.behaviour is Behaviour.OK]
+    candidates = (
+        [p for p in plain if deliverable(shards[p[0]][p[1]])]
+        or [p for p in positions if deliverable(shards[p[0]][p[1]])]
+        or plain
+        or positions
+    )
+    s, i = draw(st.sampled_from(candidates))
+    out = [list(d) for d in shards]
+    out[s][i] = replace(out[s][i], behaviour=draw(behaviour))
+    return out
+
+
+def _min_poll_gap(mapping: _MappingDraft, shards: Sequence[Sequence[_RecordDraft]], rbif: bool) -> float:
+    """Smallest poll gap that keeps the estimated number of polls near ``_POLL_TARGET``.
+
+    The virtual time a run needs: the last arrival, plus the age limit when a record that fails
+    forever is retried until it is too old (RETRY-5/9), plus one batching window per record in
+    the longest shard (BATCH-5), plus the harness's quiet time (longer than one window).
+    """
+    all_drafts = [d for s in shards for d in s]
+    last_arrival = max([0.0, *(d.arrival_ms / 1000 for d in all_drafts)])
+    permanent = any(_is_permanent(d.behaviour.behaviour, rbif) for d in all_drafts)
+    stuck = float(mapping.age_limit or 0) if permanent else 0.0
+    window = float(mapping.window or 0)
+    windows = window * max([0, *(len(s) for s in shards)])
+    quiet = max(_QUIET_ALLOWANCE_S, window + 10.0)
+    horizon = last_arrival + stuck + windows + quiet
+    return max(0.2, round(horizon / _POLL_TARGET, 3))
