@@ -22,11 +22,13 @@ UUID are left to LocalStack too.
 
 The mapping from CreateEventSourceMapping parameters to LocalStack's ``source_parameters`` copies
 ``esm_config_factory.EsmConfigFactory`` (defaults) and ``esm_worker_factory.EsmWorkerFactory``
-(what is passed on) of localstack-core 2026.3.0. Those two modules cannot be imported on Python
-3.11 (their store module uses PEP 695 syntax), which is why they are transcribed rather than
-called; ``tests/adapters/test_localstack.py`` compares this transcription with LocalStack's own
-factory wherever that imports. Passed on: ``StartingPosition``, ``BatchSize``,
-``MaximumBatchingWindowInSeconds``, ``MaximumRetryAttempts``, ``MaximumRecordAgeInSeconds``,
+(what is passed on) of localstack-core 2026.3.0. Those two modules import LocalStack's stores,
+which need Python 3.13 (PEP 695 syntax, ``warnings.deprecated``) while the pollers themselves run
+on 3.11; that is why they are transcribed rather than called. ``tests/adapters/test_localstack.py``
+compares this transcription with LocalStack's own factory wherever that imports.
+
+Passed on: ``StartingPosition``, ``BatchSize``, ``MaximumBatchingWindowInSeconds``,
+``MaximumRetryAttempts``, ``MaximumRecordAgeInSeconds``,
 ``DestinationConfig.OnFailure.Destination`` (as ``DeadLetterConfig.Arn``), ``FilterCriteria`` and
 ``FunctionResponseTypes`` (to the sender). Dropped by LocalStack: ``BisectBatchOnFunctionError``,
 ``ParallelizationFactor``, ``TumblingWindowInSeconds`` and ``StartingPositionTimestamp``.
