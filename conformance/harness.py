@@ -51,7 +51,7 @@ from conformance.observation import Observation, RunStatus
 from conformance.scenario import Scenario
 from conformance.trace import Call, StreamRecord, Trace
 
-__all__ = ["Budget", "is_read", "run_in_world", "run_scenario"]
+__all__ = ["Budget", "is_read", "run_in_world", "run_scenario", "timed_out"]
 
 _T = TypeVar("_T")
 
@@ -60,6 +60,9 @@ _T = TypeVar("_T")
 _READ_SERVICES = frozenset({"kinesis", "dynamodbstreams"})
 _READ_OPERATIONS = frozenset({"get_records", "get_shard_iterator"})
 _READ_PREFIXES = ("list_", "describe_")
+
+_CALLS = ("the poller factory", "poll()", "close()")
+_TIMED_OUT = re.compile(rf"^({'|'.join(re.escape(what) for what in _CALLS)}) did not return within ")
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,11 @@ def is_read(call: Call) -> bool:
         return False
     operation = _snake_case(call.operation)
     return operation in _READ_OPERATIONS or operation.startswith(_READ_PREFIXES)
+
+
+def timed_out(observation: Observation) -> bool:
+    """Whether the run was stopped because a call into the poller exceeded the wall-time bound."""
+    return observation.status is RunStatus.INCONCLUSIVE and bool(_TIMED_OUT.match(observation.reason))
 
 
 def _snake_case(name: str) -> str:

@@ -1,0 +1,682 @@
+"""The runner: for each rule, a Hypothesis search for a scenario on which the poller breaks it.
+
+One rule, one search. Hypothesis draws scenarios from ``scenarios(**rule.focus)``, the harness
+runs the poller through each, and the rule's checker judges the observation. A violation is
+raised as the rule family's exception, so Hypothesis shrinks it to a minimal scenario; that
+scenario is written to a failure file with the exact command that replays it.
+
+Verdicts (:class:`Verdict`):
+
+* ``pass``: no counterexample within the profile's budget of examples;
+* ``fail``: a violation, with the shrunk scenario, the seed and the replay command;
+* ``skip``: the adapter does not claim a capability the rule needs (the reason says which);
+* ``inconclusive``: a run could not be judged (the poller raised or hung), unless allowed.
+
+The runner also counts how often the rule was *exercised* (the observations gave its checker
+something to check). A MUST rule never exercised gets a warning, and fails in strict mode: a
+silent pass on scenarios that never touched the rule would prove nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shlex
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import HealthCheck, Verbosity, given, seed, settings
+from hypothesis.database import ExampleDatabase
+from hypothesis.errors import FailedHealthCheck, Unsatisfiable
+
+from conformance.contract import Adapter
+from conformance.harness import Budget, run_scenario, timed_out
+from conformance.observation import Observation, RunStatus
+from conformance.scenario import Scenario, ScenarioFormatError
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+    from conformance.rules import Rule
+
+__all__ = [
+    "DEFAULT_RESULTS_DIR",
+    "Counterexample",
+    "InconclusiveRun",
+    "Progress",
+    "ReplayError",
+    "ReplayOutcome",
+    "RuleResult",
+    "RunOptions",
+    "UnknownRuleError",
+    "Verdict",
+    "features_used",
+    "load_failure",
+    "replay",
+    "replay_command",
+    "run_rule",
+    "run_rules",
+    "select_rules",
+]
+
+DEFAULT_RESULTS_DIR = Path("conformance-results")
+FAILURE_FILE_KIND = "stream-conformance failure"
+
+
+class Verdict(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+    INCONCLUSIVE = "inconclusive"
+
+
+class InconclusiveRun(Exception):
+    """Raised into the search when a run could not be judged, so Hypothesis shrinks the scenario
+    that makes the poller raise."""
+
+
+class UnknownRuleError(ValueError):
+    """A rule id given on the command line is not in the catalogue."""
+
+
+class ReplayError(ValueError):
+    """A failure file cannot be replayed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run the kit. ``poller_spec`` is the poller as the user named it (``--poller``), so
+    replay commands can be copied and pasted."""
+
+    poller_spec: str
+    world: str = "memory"
+    profile: str | None = None
+    """A Hypothesis profile of ``conformance.profiles`` (``ci``, ``dev``, ``deep``); None uses
+    the settings currently loaded."""
+    seed: int | None = None
+    """Seed of every search. None: 0 under a derandomized profile, a fresh random seed otherwise;
+    either way the seed used is reported, and ``--seed`` repeats the search."""
+    budget: Budget | None = None
+    allow_inconclusive: bool = False
+    strict_exercise: bool = False
+    results_dir: Path = DEFAULT_RESULTS_DIR
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A minimal scenario on which the rule was broken, and how to replay it."""
+
+    message: str
+    scenario: Mapping[str, Any]
+    file: str
+    replay: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "scenario": dict(self.scenario),
+            "file": self.file,
+            "replay": self.replay,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Counterexample:
+        return cls(message=doc["message"], scenario=doc["scenario"], file=doc["file"], replay=doc["replay"])
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """The outcome of one rule's search (or of one replay)."""
+
+    rule_id: str
+    level: str
+    family: str
+    title: str
+    verdict: Verdict
+    message: str = ""
+    exercised: int = 0
+    examples: int = 0
+    inconclusive_examples: int = 0
+    seed: int | None = None
+    counterexamples: tuple[Counterexample, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def counterexample(self) -> Counterexample | None:
+        return self.counterexamples[0] if self.counterexamples else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule_id,
+            "level": self.level,
+            "family": self.family,
+            "title": self.title,
+            "verdict": self.verdict.value,
+            "message": self.message,
+            "exercised": self.exercised,
+            "examples": self.examples,
+            "inconclusive_examples": self.inconclusive_examples,
+            "seed": self.seed,
+            "counterexamples": [c.to_json() for c in self.counterexamples],
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> RuleResult:
+        return cls(
+            rule_id=doc["rule"],
+            level=doc["level"],
+            family=doc["family"],
+            title=doc["title"],
+            verdict=Verdict(doc["verdict"]),
+            message=doc.get("message", ""),
+            exercised=doc.get("exercised", 0),
+            examples=doc.get("examples", 0),
+            inconclusive_examples=doc.get("inconclusive_examples", 0),
+            seed=doc.get("seed"),
+            counterexamples=tuple(Counterexample.from_json(c) for c in doc.get("counterexamples", ())),
+            warnings=tuple(doc.get("warnings", ())),
+        )
+
+
+class Progress:
+    """Callbacks for a progress display; the defaults do nothing."""
+
+    def rule_started(self, rule: Rule, index: int, total: int) -> None:
+        return None
+
+    def example_done(self, rule: Rule, examples: int) -> None:
+        return None
+
+    def rule_finished(self, result: RuleResult, index: int, total: int) -> None:
+        return None
+
+
+# ---- choosing rules ------------------------------------------------------------------------------
+
+
+def select_rules(ids: Sequence[str] | None = None, level: str | None = None) -> list[Rule]:
+    """The catalogue's rules, in catalogue order, restricted to ``ids`` (rule ids such as
+    ``ORD-5``, or whole families such as ``ORD``; case-insensitive) and to ``level``."""
+    from conformance.rules import CATALOGUE
+
+    chosen = list(CATALOGUE.values())
+    if ids:
+        wanted: set[str] = set()
+        families = {rule.family.upper() for rule in chosen}
+        by_id = {rule.id.upper(): rule.id for rule in chosen}
+        for given_id in ids:
+            key = given_id.strip().upper()
+            if key in by_id:
+                wanted.add(by_id[key])
+            elif key in families:
+                wanted.update(rule.id for rule in chosen if rule.family.upper() == key)
+            else:
+                raise UnknownRuleError(
+                    f"{given_id!r} is not a rule id or family of this kit; run `stream-conformance rules` "
+                    "to list them (ids look like ORD-5, families like ORD)"
+                )
+        chosen = [rule for rule in chosen if rule.id in wanted]
+    if level is not None:
+        chosen = [rule for rule in chosen if _level(rule) == level.lower()]
+    return chosen
+
+
+def _level(rule: Rule) -> str:
+    return str(getattr(rule.level, "value", rule.level))
+
+
+# ---- running rules -------------------------------------------------------------------------------
+
+
+def run_rules(
+    rules: Iterable[Rule], adapter: Adapter, options: RunOptions, progress: Progress | None = None
+) -> list[RuleResult]:
+    progress = progress or Progress()
+    chosen = list(rules)
+    results = []
+    for index, rule in enumerate(chosen, start=1):
+        progress.rule_started(rule, index, len(chosen))
+        result = run_rule(rule, adapter, options, progress)
+        progress.rule_finished(result, index, len(chosen))
+        results.append(result)
+    return results
+
+
+def run_rule(
+    rule: Rule, adapter: Adapter, options: RunOptions, progress: Progress | None = None
+) -> RuleResult:
+    """Search for a counterexample to ``rule`` and return the verdict."""
+    base = RuleResult(rule.id, _level(rule), rule.family, rule.title, Verdict.SKIP)
+    missing = adapter.capabilities.lacks(frozenset(rule.needs))
+    if missing:
+        return replace(base, message=_skip_reason(rule, adapter, missing))
+    search = _Search(rule, adapter, options, progress or Progress())
+    return search.run(base)
+
+
+def _skip_reason(rule: Rule, adapter: Adapter, missing: frozenset[str]) -> str:
+    notes = adapter.capabilities.notes
+    parts = [f"{name} ({notes[name]})" if name in notes else name for name in sorted(missing)]
+    return f"{adapter.name} does not claim {', '.join(parts)}, which {rule.id} needs"
+
+
+class _Search:
+    def __init__(self, rule: Rule, adapter: Adapter, options: RunOptions, progress: Progress) -> None:
+        self.rule = rule
+        self.adapter = adapter
+        self.options = options
+        self.progress = progress
+        self.examples = 0
+        self.exercised = 0
+        self.inconclusive = 0
+        self.first_inconclusive = ""
+        self.stopped: tuple[Scenario, str] | None = None
+        # Violations and inconclusive runs raised by the test function, with their scenarios:
+        # Hypothesis re-raises (or groups) the very objects from its final, shrunk replays.
+        self.raised: list[tuple[BaseException, Scenario]] = []
+
+    def attempt(self, scenario: Scenario) -> None:
+        from conformance.rules import check, violation_error
+
+        if self.stopped is not None:
+            return  # a hang was seen: no more wall time is spent on this rule
+        self.examples += 1
+        try:
+            observation = run_scenario(
+                self.adapter, scenario, world=self.options.world, budget=self.options.budget
+            )
+            if observation.status is RunStatus.INCONCLUSIVE:
+                self._inconclusive(scenario, observation)
+                return
+            result = check(self.rule.id, observation)
+            self.exercised += result.exercised
+            if result.violations:
+                raise self._remember(violation_error(result.violations[0]), scenario)
+        finally:
+            self.progress.example_done(self.rule, self.examples)
+
+    def _remember(self, error: Exception, scenario: Scenario) -> Exception:
+        # Only the poller's failures are remembered; anything else raised in a run is the kit's.
+        self.raised.append((error, scenario))
+        return error
+
+    def _inconclusive(self, scenario: Scenario, observation: Observation) -> None:
+        self.inconclusive += 1
+        self.first_inconclusive = self.first_inconclusive or observation.reason
+        if self.options.allow_inconclusive:
+            return
+        if timed_out(observation):
+            # Shrinking a hang would cost the poll timeout per attempt: stop at the first one.
+            self.stopped = (scenario, observation.reason)
+            return
+        raise self._remember(InconclusiveRun(observation.reason), scenario)
+
+    def run(self, base: RuleResult) -> RuleResult:
+        profile = _profile_settings(self.options.profile)
+        run_seed = self.options.seed
+        if run_seed is None:
+            run_seed = 0 if profile.derandomize else random.SystemRandom().randrange(2**32)
+        test = given(self._strategy())(self.attempt)
+        test = settings(
+            parent=profile,
+            deadline=None,  # the harness bounds wall time per poll; timing is not a verdict
+            database=_scoped_database(profile.database, self.adapter, self.rule, self.options.world),
+            verbosity=profile.verbosity if profile.verbosity > Verbosity.normal else Verbosity.quiet,
+            suppress_health_check=[*profile.suppress_health_check, HealthCheck.too_slow],
+        )(test)
+        test = seed(run_seed)(test)
+        base = replace(base, seed=run_seed)
+        try:
+            test()
+        except (Unsatisfiable, FailedHealthCheck) as error:
+            return self._finish(
+                base,
+                Verdict.SKIP,
+                f"no scenario for {self.rule.id} fits what {self.adapter.name} claims ({error})",
+            )
+        except BaseException as error:
+            if not isinstance(error, Exception):
+                raise  # KeyboardInterrupt and friends
+            return self._failed(base, error)
+        if self.stopped is not None:
+            scenario, reason = self.stopped
+            example = self._counterexample(reason, scenario, 1, run_seed)
+            return self._finish(base, Verdict.INCONCLUSIVE, reason, (example,))
+        if self.examples and self.inconclusive == self.examples:
+            return self._finish(
+                base,
+                Verdict.INCONCLUSIVE,
+                f"every one of {self.examples} examples was inconclusive, for example: "
+                f"{self.first_inconclusive}",
+            )
+        return self._passed(base)
+
+    def _passed(self, base: RuleResult) -> RuleResult:
+        warnings = []
+        if self.inconclusive:
+            warnings.append(
+                f"{self.inconclusive} of {self.examples} examples were inconclusive and not checked "
+                f"(allowed), for example: {self.first_inconclusive}"
+            )
+        if self.exercised == 0 and _level(self.rule) == "must":
+            unexercised = (
+                f"MUST rule {self.rule.id} was never exercised in {self.examples} examples: no scenario gave "
+                "it anything to check, so its pass proves nothing"
+            )
+            if self.options.strict_exercise:
+                return self._finish(base, Verdict.FAIL, unexercised + " (strict mode)", warnings=warnings)
+            warnings.append(unexercised)
+        return self._finish(base, Verdict.PASS, "", warnings=warnings)
+
+    def _failed(self, base: RuleResult, error: Exception) -> RuleResult:
+        assert base.seed is not None
+        found = [
+            (leaf, scenario) for leaf in _leaves(error) for raised, scenario in self.raised if raised is leaf
+        ]
+        if not found:
+            # Not from a run: the kit itself (a strategy, the world, a checker) broke.
+            return self._finish(base, Verdict.INCONCLUSIVE, _internal_error(self.rule.id, error))
+        examples = tuple(
+            self._counterexample(_message(leaf, self.rule.id), scenario, number, base.seed)
+            for number, (leaf, scenario) in enumerate(found, start=1)
+        )
+        rule_errors = [leaf for leaf, _ in found if not isinstance(leaf, InconclusiveRun)]
+        if rule_errors:
+            return self._finish(base, Verdict.FAIL, examples[0].message, examples)
+        return self._finish(base, Verdict.INCONCLUSIVE, examples[0].message, examples)
+
+    def _counterexample(self, message: str, scenario: Scenario, number: int, run_seed: int) -> Counterexample:
+        doc = scenario.to_json()
+        path = _write_failure(self.options, self.adapter, self.rule.id, number, message, doc, run_seed)
+        return Counterexample(
+            message=message,
+            scenario=doc,
+            file=str(path),
+            replay=replay_command(path, self.options.poller_spec, self.rule.id, self.options.world),
+        )
+
+    def _finish(
+        self,
+        base: RuleResult,
+        verdict: Verdict,
+        message: str,
+        counterexamples: tuple[Counterexample, ...] = (),
+        warnings: Sequence[str] = (),
+    ) -> RuleResult:
+        return replace(
+            base,
+            verdict=verdict,
+            message=message,
+            exercised=self.exercised,
+            examples=self.examples,
+            inconclusive_examples=self.inconclusive,
+            counterexamples=counterexamples,
+            warnings=tuple(warnings),
+        )
+
+    def _strategy(self) -> SearchStrategy[Scenario]:
+        from conformance.strategies import scenarios
+
+        focus = dict(self.rule.focus)
+        claimed = self.adapter.capabilities
+        sources = claimed.sources & {"kinesis", "dynamodb"}
+        if "source" not in focus and len(sources) == 1:
+            focus["source"] = next(iter(sources))
+        strategy = scenarios(**focus)
+        if claimed.lacks(_ALL_FEATURES):
+            # Only scenarios within the adapter's claims: a feature it does not claim is a skip
+            # for the rules that need it, never a failure of the others.
+            strategy = strategy.filter(lambda scenario: not claimed.lacks(features_used(scenario)))
+        return strategy
+
+
+def replay_command(path: Path | str, poller_spec: str, rule_id: str, world: str = "memory") -> str:
+    words = ["stream-conformance", "replay", str(path), "--poller", poller_spec, "--rule", rule_id]
+    if world != "memory":
+        words += ["--world", world]
+    return shlex.join(words)
+
+
+def _leaves(error: BaseException) -> Iterator[BaseException]:
+    # Exception groups (Hypothesis reports several distinct bugs, or a flaky one, as a group; the
+    # builtin on 3.11+, the backport on 3.10) are recognised by their ``exceptions``.
+    inner = getattr(error, "exceptions", None)
+    if isinstance(inner, tuple) and all(isinstance(e, BaseException) for e in inner):
+        for each in inner:
+            yield from _leaves(each)
+    else:
+        yield error
+
+
+def _message(error: BaseException, rule_id: str) -> str:
+    message = getattr(error, "message", None)
+    if isinstance(message, str) and message:
+        return message
+    text = str(error)
+    if isinstance(error, InconclusiveRun):
+        return f"inconclusive: {text}"
+    return text or f"{type(error).__name__} ({rule_id})"
+
+
+def _internal_error(rule_id: str, error: BaseException) -> str:
+    import traceback
+
+    detail = "".join(traceback.format_exception(type(error), error, error.__traceback__, limit=-6)).rstrip()
+    return f"the kit itself failed while checking {rule_id} (please report this): {detail}"
+
+
+# ---- capabilities used by a scenario -------------------------------------------------------------
+
+_ALL_FEATURES = frozenset(
+    {
+        "kinesis",
+        "dynamodb",
+        "bisect",
+        "report_batch_item_failures",
+        "record_age",
+        "batching_window",
+        "destination_sqs",
+        "destination_sns",
+        "destination_s3",
+        "starting_position_latest",
+        "starting_position_at_timestamp",
+    }
+)
+
+
+def features_used(scenario: Scenario) -> frozenset[str]:
+    """The capability names (``Capabilities.sources``/``features``) a scenario exercises."""
+    parameters = scenario.parameters
+    used = {scenario.source.value}
+    if scenario.destination_kind:
+        used.add(f"destination_{scenario.destination_kind}")
+    if parameters.get("BisectBatchOnFunctionError"):
+        used.add("bisect")
+    if scenario.report_batch_item_failures:
+        used.add("report_batch_item_failures")
+    if parameters.get("MaximumRecordAgeInSeconds", -1) not in (-1, None):
+        used.add("record_age")
+    if parameters.get("MaximumBatchingWindowInSeconds") or 0:
+        used.add("batching_window")
+    position = parameters.get("StartingPosition")
+    if position == "LATEST":
+        used.add("starting_position_latest")
+    elif position == "AT_TIMESTAMP":
+        used.add("starting_position_at_timestamp")
+    if parameters.get("TumblingWindowInSeconds") or 0:
+        used.add("tumbling_window")
+    if parameters.get("FilterCriteria"):
+        used.add("filtering")
+    if (parameters.get("ParallelizationFactor") or 1) > 1:
+        used.add("parallelization")
+    return frozenset(used)
+
+
+# ---- Hypothesis settings and database ------------------------------------------------------------
+
+
+def _profile_settings(name: str | None) -> settings:
+    """The settings of profile ``name`` (without loading it as the process default, which would
+    change the settings of the user's own Hypothesis tests under the pytest plugin)."""
+    if name is None:
+        return settings()
+    from conformance import profiles
+
+    try:
+        return settings.get_profile(name)
+    except Exception:
+        pass
+    profiles.load_profile(name)  # registers the kit's profiles; raises on an unknown name
+    return settings.get_profile(name)
+
+
+class _ScopedDatabase(ExampleDatabase):
+    """A view of the example database under a prefix of its own per (adapter, rule, world).
+
+    Every rule's search runs the same test function, which Hypothesis would otherwise file under
+    one key: failures of one rule would be replayed for all the others, and of one poller for
+    another.
+    """
+
+    def __init__(self, inner: ExampleDatabase, scope: str) -> None:
+        super().__init__()
+        self._inner = inner
+        self._prefix = scope.encode("utf-8") + b"\x00"
+
+    def __repr__(self) -> str:
+        return f"_ScopedDatabase({self._inner!r}, {self._prefix!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ScopedDatabase) and (self._inner, self._prefix) == (
+            other._inner,
+            other._prefix,
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self._inner), self._prefix))
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self._inner.save(self._prefix + key, value)
+
+    def fetch(self, key: bytes) -> Iterable[bytes]:
+        return self._inner.fetch(self._prefix + key)
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self._inner.delete(self._prefix + key, value)
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        self._inner.move(self._prefix + src, self._prefix + dest, value)
+
+
+def _scoped_database(
+    database: ExampleDatabase | None, adapter: Adapter, rule: Rule, world: str
+) -> ExampleDatabase | None:
+    if database is None:
+        return None
+    return _ScopedDatabase(database, f"stream-conformance:{adapter.name}:{world}:{rule.id}")
+
+
+# ---- failure files and replay --------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "poller"
+
+
+def _write_failure(
+    options: RunOptions,
+    adapter: Adapter,
+    rule_id: str,
+    number: int,
+    message: str,
+    scenario: Mapping[str, Any],
+    run_seed: int,
+) -> Path:
+    folder = options.results_dir / "failures" / _slug(adapter.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (f"{rule_id}.json" if number == 1 else f"{rule_id}-{number}.json")
+    document = {
+        "kind": FAILURE_FILE_KIND,
+        "rule": rule_id,
+        "implementation": adapter.name,
+        "poller": options.poller_spec,
+        "world": options.world,
+        "seed": run_seed,
+        "message": message,
+        "scenario": dict(scenario),
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """One saved scenario run once: the observation and each rule's result on it."""
+
+    scenario: Scenario
+    observation: Observation
+    results: list[RuleResult] = field(default_factory=list)
+
+
+def load_failure(path: str | Path) -> tuple[Scenario, Mapping[str, Any]]:
+    """The scenario of a failure file (or of a bare scenario file) and the file's other fields."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReplayError(
+            f"the scenario file {str(path)!r} does not exist; pass a failure file written by "
+            "`stream-conformance run` (under <results>/failures/) or a scenario saved with Scenario.dumps()"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReplayError(f"the scenario file {str(path)!r} could not be read ({exc})") from exc
+    try:
+        scenario = Scenario.loads(text)
+    except ScenarioFormatError as exc:
+        raise ReplayError(f"{path}: {exc}") from exc
+    doc = json.loads(text)
+    extra = doc if isinstance(doc, Mapping) and "scenario" in doc else {}
+    return scenario, extra
+
+
+def replay(
+    path: str | Path,
+    adapter: Adapter,
+    *,
+    rule_ids: Sequence[str] | None = None,
+    world: str | None = None,
+    budget: Budget | None = None,
+) -> ReplayOutcome:
+    """Run the scenario saved in ``path`` once and check it against ``rule_ids`` (default: the
+    rule recorded in the failure file, or every rule for a bare scenario file)."""
+    from conformance.rules import check
+
+    scenario, extra = load_failure(path)
+    if not rule_ids and isinstance(extra.get("rule"), str):
+        rule_ids = [extra["rule"]]
+    rules = select_rules(rule_ids or None)
+    chosen_world = world or str(extra.get("world") or "memory")
+    observation = run_scenario(adapter, scenario, world=chosen_world, budget=budget)
+    results = []
+    for rule in rules:
+        base = RuleResult(rule.id, _level(rule), rule.family, rule.title, Verdict.PASS, examples=1)
+        missing = adapter.capabilities.lacks(frozenset(rule.needs))
+        if missing:
+            results.append(replace(base, verdict=Verdict.SKIP, message=_skip_reason(rule, adapter, missing)))
+        elif observation.status is RunStatus.INCONCLUSIVE:
+            results.append(replace(base, verdict=Verdict.INCONCLUSIVE, message=observation.reason))
+        else:
+            checked = check(rule.id, observation)
+            if checked.violations:
+                message = "\n".join(v.message for v in checked.violations)
+                results.append(
+                    replace(base, verdict=Verdict.FAIL, message=message, exercised=checked.exercised)
+                )
+            else:
+                results.append(replace(base, exercised=checked.exercised))
+    return ReplayOutcome(scenario=scenario, observation=observation, results=results)

@@ -1,0 +1,321 @@
+"""The runner against a miniature kit (see conftest.py): verdicts, shrinking, failure files,
+replay, capability skips, exercise counting, seeds and the example database."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis.database import InMemoryExampleDatabase
+
+from conformance.contract import Adapter, Capabilities, PollerContext
+from conformance.harness import Budget
+from conformance.runner import (
+    Progress,
+    RuleResult,
+    RunOptions,
+    UnknownRuleError,
+    Verdict,
+    _ScopedDatabase,
+    features_used,
+    replay,
+    run_rule,
+    run_rules,
+    select_rules,
+)
+from conformance.scenario import ClockPlan, Scenario, ShardSpec, Source
+
+
+class Deliverer:
+    """Reads, then invokes one record per poll, in shard order."""
+
+    def __init__(self, context: PollerContext) -> None:
+        self.context = context
+        self.kinesis = context.client("kinesis")
+        self.sent = 0
+
+    def order(self, count: int) -> list[int]:
+        return list(range(count))
+
+    def poll(self) -> None:
+        self.kinesis.get_records(ShardIterator="it")
+        order = self.order(len(self.kinesis.released))  # the fake world's stream
+        if self.sent < len(order):
+            payload = json.dumps({"Records": [{"n": order[self.sent]}]}).encode()
+            self.sent += 1
+            self.context.client("lambda").invoke(FunctionName=self.context.function_arn, Payload=payload)
+
+    def close(self) -> None:
+        return None
+
+
+class Reverser(Deliverer):
+    """Delivers in reverse shard order: breaks FAKE-1 as soon as a shard holds two records."""
+
+    def order(self, count: int) -> list[int]:
+        return list(reversed(range(count)))
+
+
+class RaisesOnThree(Deliverer):
+    def poll(self) -> None:
+        if len(self.kinesis.released) >= 3:
+            raise ConnectionError("stream endpoint refused the connection")
+        super().poll()
+
+
+GOOD = Adapter("good", Deliverer)
+BROKEN = Adapter("broken", Reverser)
+
+
+def options(results: Path, **kwargs: Any) -> RunOptions:
+    kwargs.setdefault("profile", "runner-test")
+    return RunOptions(poller_spec="tests.pollers:make", results_dir=results, **kwargs)
+
+
+def rule(rule_id: str) -> Any:
+    [found] = select_rules([rule_id])
+    return found
+
+
+def test_a_conforming_poller_passes_and_the_rule_is_exercised(fake_kit: Path) -> None:
+    result = run_rule(rule("FAKE-1"), GOOD, options(fake_kit))
+
+    assert result.verdict is Verdict.PASS
+    assert 0 < result.examples <= 25  # the profile's max_examples (fewer once the small space is exhausted)
+    assert result.exercised > 0
+    assert result.seed == 0  # derandomized profile
+    assert result.warnings == () and result.counterexamples == ()
+    assert not (fake_kit / "failures").exists()
+
+
+def test_a_broken_poller_fails_with_a_shrunk_scenario_and_a_replay_command(fake_kit: Path) -> None:
+    result = run_rule(rule("FAKE-1"), BROKEN, options(fake_kit))
+
+    assert result.verdict is Verdict.FAIL
+    assert result.message == "record 0 was delivered after record 1"
+    example = result.counterexample
+    assert example is not None
+    shrunk = Scenario.from_json(example.scenario)
+    assert shrunk.record_count == 2  # the smallest scenario that breaks the rule
+    path = fake_kit / "failures" / "broken" / "FAKE-1.json"
+    assert example.file == str(path)
+    assert example.replay == (f"stream-conformance replay {path} --poller tests.pollers:make --rule FAKE-1")
+    saved = json.loads(path.read_text())
+    assert saved["kind"] == "stream-conformance failure"
+    assert (saved["rule"], saved["poller"], saved["world"], saved["seed"]) == (
+        "FAKE-1",
+        "tests.pollers:make",
+        "memory",
+        0,
+    )
+    assert saved["message"] == result.message
+    assert Scenario.from_json(saved) == shrunk
+
+
+def test_the_failure_file_replays_to_the_same_failure(fake_kit: Path) -> None:
+    result = run_rule(rule("FAKE-1"), BROKEN, options(fake_kit))
+    assert result.counterexample is not None
+
+    outcome = replay(result.counterexample.file, BROKEN)
+    [replayed] = outcome.results
+    assert (replayed.rule_id, replayed.verdict, replayed.message) == ("FAKE-1", Verdict.FAIL, result.message)
+
+    [fixed] = replay(result.counterexample.file, GOOD).results
+    assert fixed.verdict is Verdict.PASS and fixed.exercised == 2
+
+
+def test_the_replay_command_names_a_non_default_world(fake_kit: Path) -> None:
+    result = run_rule(rule("FAKE-1"), BROKEN, options(fake_kit, world="moto"))
+    assert result.counterexample is not None
+    assert result.counterexample.replay.endswith("--rule FAKE-1 --world moto")
+
+
+def test_a_rule_needing_an_unclaimed_capability_is_skipped_with_the_reason(fake_kit: Path) -> None:
+    adapter = Adapter(
+        "plain",
+        Deliverer,
+        capabilities=Capabilities(features=frozenset(), notes={"bisect": "splits are not implemented"}),
+    )
+    result = run_rule(rule("NEEDY-1"), adapter, options(fake_kit))
+
+    assert result.verdict is Verdict.SKIP
+    assert result.message == "plain does not claim bisect (splits are not implemented), which NEEDY-1 needs"
+    assert result.examples == 0
+
+
+def test_scenarios_stay_within_the_claimed_capabilities(
+    fake_kit: Path, strategy_calls: list[dict[str, Any]]
+) -> None:
+    seen: list[Mapping[str, Any]] = []
+
+    class Recorder(Deliverer):
+        def __init__(self, context: PollerContext) -> None:
+            super().__init__(context)
+            seen.append(context.parameters)
+
+    kinesis_only = Capabilities(sources=frozenset({"kinesis"}), features=frozenset())
+    result = run_rule(
+        rule("FAKE-1"), Adapter("narrow", Recorder, capabilities=kinesis_only), options(fake_kit)
+    )
+
+    assert result.verdict is Verdict.PASS
+    assert strategy_calls[-1] == {"source": "kinesis"}
+    assert seen and not any(parameters["BisectBatchOnFunctionError"] for parameters in seen)
+
+
+def test_a_raising_poller_is_inconclusive_with_a_shrunk_scenario(fake_kit: Path) -> None:
+    result = run_rule(rule("FAKE-1"), Adapter("flaky", RaisesOnThree), options(fake_kit))
+
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.message.startswith(
+        "inconclusive: poll() raised ConnectionError: stream endpoint refused the connection"
+    )
+    assert result.counterexample is not None
+    assert Scenario.from_json(result.counterexample.scenario).record_count == 3
+
+
+def test_inconclusive_runs_can_be_allowed(fake_kit: Path) -> None:
+    result = run_rule(
+        rule("FAKE-1"), Adapter("flaky", RaisesOnThree), options(fake_kit, allow_inconclusive=True)
+    )
+
+    assert result.verdict is Verdict.PASS
+    assert 0 < result.inconclusive_examples < result.examples
+    [warning] = result.warnings
+    assert warning.startswith(
+        f"{result.inconclusive_examples} of {result.examples} examples were inconclusive"
+    )
+
+
+def test_a_hanging_poller_stops_the_search_at_the_first_hang(fake_kit: Path) -> None:
+    release = threading.Event()
+
+    class Hangs(Deliverer):
+        def poll(self) -> None:
+            release.wait()
+
+    try:
+        result = run_rule(
+            rule("FAKE-1"), Adapter("hangs", Hangs), options(fake_kit, budget=Budget(poll_timeout=0.05))
+        )
+    finally:
+        release.set()
+
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.examples == 1  # no wall time spent shrinking a hang
+    assert result.message.startswith("poll() did not return within 0.05 s")
+    assert result.counterexample is not None and result.counterexample.replay.startswith(
+        "stream-conformance replay"
+    )
+
+
+def test_a_must_rule_never_exercised_is_reported_and_fails_in_strict_mode(fake_kit: Path) -> None:
+    lenient = run_rule(rule("FAKE-2"), GOOD, options(fake_kit))
+    assert lenient.verdict is Verdict.PASS
+    assert lenient.warnings == (
+        f"MUST rule FAKE-2 was never exercised in {lenient.examples} examples: no scenario gave it anything "
+        "to check, so its pass proves nothing",
+    )
+
+    strict = run_rule(rule("FAKE-2"), GOOD, options(fake_kit, strict_exercise=True))
+    assert strict.verdict is Verdict.FAIL
+    assert strict.message.endswith("so its pass proves nothing (strict mode)")
+
+
+def test_a_bug_in_the_kit_is_not_blamed_on_the_poller(fake_kit: Path) -> None:
+    result = run_rule(rule("OTHER-1"), GOOD, options(fake_kit))
+
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.message.startswith("the kit itself failed while checking OTHER-1 (please report this)")
+    assert "KeyError: 'Records'" in result.message
+
+
+def test_a_random_seed_is_reported_and_repeats_the_search(fake_kit: Path) -> None:
+    first = run_rule(rule("FAKE-1"), BROKEN, options(fake_kit, profile="runner-test-random"))
+    assert first.seed is not None
+    again = run_rule(rule("FAKE-1"), BROKEN, options(fake_kit, profile="runner-test-random", seed=first.seed))
+    assert again.seed == first.seed
+    assert again.examples == first.examples
+    assert again.counterexamples == first.counterexamples
+
+
+def test_run_rules_reports_progress(fake_kit: Path) -> None:
+    events: list[tuple[str, ...]] = []
+
+    class Recorder(Progress):
+        def rule_started(self, rule: Any, index: int, total: int) -> None:
+            events.append(("start", rule.id, f"{index}/{total}"))
+
+        def rule_finished(self, result: RuleResult, index: int, total: int) -> None:
+            events.append(("done", result.rule_id, result.verdict.value))
+
+    results = run_rules(select_rules(["FAKE-1", "NEEDY-1"]), GOOD, options(fake_kit), Recorder())
+
+    assert [r.rule_id for r in results] == ["FAKE-1", "NEEDY-1"]
+    assert events == [
+        ("start", "FAKE-1", "1/2"),
+        ("done", "FAKE-1", "pass"),
+        ("start", "NEEDY-1", "2/2"),
+        ("done", "NEEDY-1", "pass"),
+    ]
+
+
+def test_results_round_trip_through_json(fake_kit: Path) -> None:
+    result = run_rule(rule("FAKE-1"), BROKEN, options(fake_kit))
+    assert RuleResult.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+def test_rules_are_selected_by_id_or_family(fake_kit: Path) -> None:
+    assert [r.id for r in select_rules(["fake"])] == ["FAKE-1", "FAKE-2"]
+    assert [r.id for r in select_rules(["needy-1", "FAKE-2"])] == ["FAKE-2", "NEEDY-1"]
+    assert [r.id for r in select_rules(level="should")] == ["OTHER-1", "NEEDY-1"]
+    with pytest.raises(UnknownRuleError) as info:
+        select_rules(["ORD-99"])
+    assert str(info.value) == (
+        "'ORD-99' is not a rule id or family of this kit; run `stream-conformance rules` to list them "
+        "(ids look like ORD-5, families like ORD)"
+    )
+
+
+def test_the_example_database_is_scoped_per_adapter_rule_and_world() -> None:
+    shared = InMemoryExampleDatabase()
+    one = _ScopedDatabase(shared, "stream-conformance:reference:memory:ORD-5")
+    other = _ScopedDatabase(shared, "stream-conformance:reference:memory:ORD-6")
+    one.save(b"key", b"failing example")
+
+    assert list(one.fetch(b"key")) == [b"failing example"]
+    assert list(other.fetch(b"key")) == []
+    one.move(b"key", b"key.secondary", b"failing example")
+    assert list(one.fetch(b"key.secondary")) == [b"failing example"]
+    one.delete(b"key.secondary", b"failing example")
+    assert list(shared.fetch(b"stream-conformance:reference:memory:ORD-5\x00key.secondary")) == []
+
+
+def test_features_used_by_a_scenario(fake_kit: Path) -> None:
+    scenario = Scenario(
+        source=Source.DYNAMODB,
+        shards=(ShardSpec("shardId-1"),),
+        parameters={
+            "StartingPosition": "LATEST",
+            "BisectBatchOnFunctionError": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "MaximumRecordAgeInSeconds": 60,
+            "MaximumBatchingWindowInSeconds": 5,
+            "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:s3:::bucket"}},
+        },
+        clock=ClockPlan(start=datetime(2024, 1, 1, tzinfo=timezone.utc)),
+    )
+    assert features_used(scenario) == {
+        "dynamodb",
+        "starting_position_latest",
+        "bisect",
+        "report_batch_item_failures",
+        "record_age",
+        "batching_window",
+        "destination_s3",
+    }
