@@ -21,3 +21,12 @@ BUCKET_NAME = "conformance-on-failure"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET_NAME}"
 
 DESTINATION_ARNS = {"sqs": QUEUE_ARN, "sns": TOPIC_ARN, "s3": BUCKET_ARN}
+
+# The queue subscribed to the SNS topic, so that the notification envelope SNS wraps around a
+# published document can be read back (both backends create it with the topic).
+SNS_SUBSCRIBER_QUEUE_NAME = "conformance-on-failure-sns-subscriber"
+SNS_SUBSCRIBER_QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{SNS_SUBSCRIBER_QUEUE_NAME}"
+
+# DynamoDB: the table's hash key, and the stream view type the stream is created with.
+TABLE_HASH_KEY = "id"
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
