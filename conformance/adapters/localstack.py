@@ -37,6 +37,7 @@ Passed on: ``StartingPosition``, ``BatchSize``, ``MaximumBatchingWindowInSeconds
 from __future__ import annotations
 
 import copy
+import logging
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -291,12 +292,38 @@ class _WorldRouting:
 
 # ---- the poller ---------------------------------------------------------------------------------
 
+_LOG = logging.getLogger(__name__)
+
+
+def _involves_the_kit(error: BaseException) -> bool:
+    """Whether a frame of the kit (the world's clients, the recording proxy, the clock) is on the
+    way from ``poll()`` to where ``error`` (or an exception it was raised from) was raised."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        tb = current.__traceback__
+        while tb is not None:
+            module = str(tb.tb_frame.f_globals.get("__name__", ""))
+            if module.split(".")[0] == "conformance" and module != __name__:
+                return True
+            tb = tb.tb_next
+        pending += [current.__cause__, current.__context__]
+    return False
+
 
 class LocalStackPoller:
     """One LocalStack stream poller serving the world of ``context``.
 
     ``poll()`` is one iteration of LocalStack's ``EsmWorker.poller_loop``: one ``poll_events()``
-    call (one shard, round-robin, including any retries LocalStack performs inside it).
+    call (one shard, round-robin, including any retries LocalStack performs inside it), with the
+    worker's handling of what it raises: ``EmptyPollResultsException`` means nothing to do, and
+    any other error LocalStack raises on its own is logged and polling goes on (see ``errors``).
+    Errors in which the world took part are raised, so the harness calls the run inconclusive
+    rather than blaming LocalStack for them.
     """
 
     def __init__(self, source: str, context: PollerContext) -> None:
@@ -350,6 +377,8 @@ class LocalStackPoller:
         self.poller._is_shutdown = self.shutdown
         self._routing = _WorldRouting(context)
         self._closed = False
+        self.errors: list[Exception] = []
+        """Errors LocalStack's ``poll_events()`` raised and its worker loop would have logged."""
         self._take_routing()
 
     def _take_routing(self) -> None:
@@ -381,6 +410,16 @@ class LocalStackPoller:
             return
         except _BudgetSpent as spent:
             raise spent.original from None
+        except Exception as error:
+            if _involves_the_kit(error):
+                # A world client (or the kit) took part: not LocalStack's own failure, so it is not
+                # ours to swallow. The harness reports it as INCONCLUSIVE.
+                raise
+            # EsmWorker.poller_loop logs any other error and polls again after a back-off: the
+            # mapping keeps running, whatever LocalStack had taken from the shard is not retried.
+            # That is LocalStack's decision and its consequences are what the rules judge.
+            self.errors.append(error)
+            _LOG.warning("LocalStack's poll_events() raised (its worker logs this and polls on): %r", error)
 
     def close(self) -> None:
         if self._closed:
