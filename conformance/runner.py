@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hypothesis import HealthCheck, Verbosity, given, seed, settings
 from hypothesis.database import ExampleDatabase
@@ -58,6 +58,7 @@ __all__ = [
     "load_failure",
     "replay",
     "replay_command",
+    "results_file",
     "run_rule",
     "run_rules",
     "select_rules",
@@ -104,6 +105,8 @@ class RunOptions:
     allow_inconclusive: bool = False
     strict_exercise: bool = False
     results_dir: Path = DEFAULT_RESULTS_DIR
+    max_examples: int | None = None
+    """Overrides the profile's ``max_examples`` when set."""
 
 
 @dataclass(frozen=True)
@@ -183,9 +186,17 @@ class RuleResult:
         )
 
 
-class Progress:
-    """Callbacks for a progress display; the defaults do nothing."""
+class Progress(Protocol):
+    """Callbacks for a progress display."""
 
+    def rule_started(self, rule: Rule, index: int, total: int) -> None: ...
+
+    def example_done(self, rule: Rule, examples: int) -> None: ...
+
+    def rule_finished(self, result: RuleResult, index: int, total: int) -> None: ...
+
+
+class _Silent:
     def rule_started(self, rule: Rule, index: int, total: int) -> None:
         return None
 
@@ -236,7 +247,7 @@ def _level(rule: Rule) -> str:
 def run_rules(
     rules: Iterable[Rule], adapter: Adapter, options: RunOptions, progress: Progress | None = None
 ) -> list[RuleResult]:
-    progress = progress or Progress()
+    progress = progress or _Silent()
     chosen = list(rules)
     results = []
     for index, rule in enumerate(chosen, start=1):
@@ -255,7 +266,7 @@ def run_rule(
     missing = adapter.capabilities.lacks(frozenset(rule.needs))
     if missing:
         return replace(base, message=_skip_reason(rule, adapter, missing))
-    search = _Search(rule, adapter, options, progress or Progress())
+    search = _Search(rule, adapter, options, progress or _Silent())
     return search.run(base)
 
 
@@ -322,6 +333,8 @@ class _Search:
         if run_seed is None:
             run_seed = 0 if profile.derandomize else random.SystemRandom().randrange(2**32)
         test = given(self._strategy())(self.attempt)
+        if self.options.max_examples is not None:
+            profile = settings(profile, max_examples=self.options.max_examples)
         test = settings(
             parent=profile,
             deadline=None,  # the harness bounds wall time per poll; timing is not a verdict
@@ -521,18 +534,22 @@ def features_used(scenario: Scenario) -> frozenset[str]:
 
 
 def _profile_settings(name: str | None) -> settings:
-    """The settings of profile ``name`` (without loading it as the process default, which would
-    change the settings of the user's own Hypothesis tests under the pytest plugin)."""
+    """The settings of profile ``name``: one of the kit's (``ci``, ``dev``, ``deep``) or any
+    other registered Hypothesis profile. It is not loaded as the process default, which would
+    change the settings of the user's own Hypothesis tests under the pytest plugin."""
     if name is None:
         return settings()
-    from conformance import profiles
+    from conformance.profiles import PROFILES, profile_settings
 
+    if name in PROFILES:
+        return profile_settings(name)
     try:
         return settings.get_profile(name)
     except Exception:
-        pass
-    profiles.load_profile(name)  # registers the kit's profiles; raises on an unknown name
-    return settings.get_profile(name)
+        raise ValueError(
+            f"unknown Hypothesis profile {name!r}: stream-conformance profiles are "
+            f"{', '.join(repr(p) for p in PROFILES)}"
+        ) from None
 
 
 class _ScopedDatabase(ExampleDatabase):
@@ -586,6 +603,11 @@ def _scoped_database(
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "poller"
+
+
+def results_file(results_dir: Path, implementation: str) -> Path:
+    """Where ``stream-conformance run`` writes the JSON results of ``implementation``."""
+    return results_dir / f"{_slug(implementation)}.json"
 
 
 def _write_failure(

@@ -16,7 +16,6 @@ from hypothesis.database import InMemoryExampleDatabase
 from conformance.contract import Adapter, Capabilities, PollerContext
 from conformance.harness import Budget
 from conformance.runner import (
-    Progress,
     RuleResult,
     RunOptions,
     UnknownRuleError,
@@ -246,8 +245,12 @@ def test_a_random_seed_is_reported_and_repeats_the_search(fake_kit: Path) -> Non
 
 def test_run_rules_reports_progress(fake_kit: Path) -> None:
     events: list[tuple[str, ...]] = []
+    counted: list[int] = []
 
-    class Recorder(Progress):
+    class Recorder:
+        def example_done(self, rule: Any, examples: int) -> None:
+            counted.append(examples)
+
         def rule_started(self, rule: Any, index: int, total: int) -> None:
             events.append(("start", rule.id, f"{index}/{total}"))
 
@@ -257,6 +260,7 @@ def test_run_rules_reports_progress(fake_kit: Path) -> None:
     results = run_rules(select_rules(["FAKE-1", "NEEDY-1"]), GOOD, options(fake_kit), Recorder())
 
     assert [r.rule_id for r in results] == ["FAKE-1", "NEEDY-1"]
+    assert counted == [n for result in results for n in range(1, result.examples + 1)]
     assert events == [
         ("start", "FAKE-1", "1/2"),
         ("done", "FAKE-1", "pass"),
