@@ -294,6 +294,13 @@ class _WorldRouting:
 
 _LOG = logging.getLogger(__name__)
 
+# LocalStack logs every failed attempt at ERROR with the whole batch. Without a handler of its own,
+# Python's last-resort handler would print all of it to stderr in the middle of the kit's report.
+# A NullHandler (what a library is expected to install) keeps it off stderr; records still
+# propagate to any handler the user configured (pytest's log capture, for one).
+if not logging.getLogger("localstack").handlers:
+    logging.getLogger("localstack").addHandler(logging.NullHandler())
+
 
 def _involves_the_kit(error: BaseException) -> bool:
     """Whether a frame of the kit (the world's clients, the recording proxy, the clock) is on the
@@ -419,7 +426,7 @@ class LocalStackPoller:
             # mapping keeps running, whatever LocalStack had taken from the shard is not retried.
             # That is LocalStack's decision and its consequences are what the rules judge.
             self.errors.append(error)
-            _LOG.warning("LocalStack's poll_events() raised (its worker logs this and polls on): %r", error)
+            _LOG.info("LocalStack's poll_events() raised (its worker logs this and polls on): %r", error)
 
     def close(self) -> None:
         if self._closed:
