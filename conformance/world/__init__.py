@@ -60,6 +60,12 @@ class World(Protocol):
         """Release the backend (idempotent)."""
         ...
 
+    def __enter__(self) -> World:
+        """A world is a context manager that closes itself."""
+        ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 def build_world(scenario: Scenario, backend: str = "memory", *, clock: VirtualClock | None = None) -> World:
     """Realise ``scenario`` in ``backend`` (one of WORLD_BACKENDS).
