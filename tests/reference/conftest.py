@@ -172,33 +172,43 @@ class Rig:
     def put(self, data: bytes = b"{}", *, at: datetime | None = None, shard: int = 0, key: str = "pk") -> str:
         """Write one record whose arrival is ``at`` (default: the clock's now); its sequence
         number."""
-        with freeze_time(at or self.clock.now()):
-            if self.source == "kinesis":
-                written = self.kinesis.put_record(
-                    StreamName=names.STREAM_NAME,
-                    Data=data,
-                    PartitionKey=key,
-                    ExplicitHashKey=self._hash_keys[shard],
-                )
-                assert written["ShardId"] == self.shard_ids[shard]
-                return str(written["SequenceNumber"])
-            self._items += 1
-            self.dynamodb.put_item(
-                TableName=names.TABLE_NAME,
-                Item={"id": {"S": f"item-{self._items}"}, "pk": {"S": key}, "data": {"B": data}},
-            )
-        return self._last_ddb_sequence()
+        [written] = self._write([data], at=at, shard=shard, key=key)
+        return written
 
     def put_many(self, count: int, *, at: datetime | None = None, shard: int = 0) -> list[str]:
-        return [self.put(f'{{"n": {i}}}'.encode(), at=at, shard=shard) for i in range(count)]
+        """Write ``count`` small JSON records arriving at the same instant."""
+        return self._write([f'{{"n": {i}}}'.encode() for i in range(count)], at=at, shard=shard, key="pk")
 
-    def _last_ddb_sequence(self) -> str:
+    def _write(self, payloads: list[bytes], *, at: datetime | None, shard: int, key: str) -> list[str]:
+        # One freezegun window per write: starting freezegun is the slow part.
+        with freeze_time(at or self.clock.now()):
+            if self.source == "kinesis":
+                numbers = []
+                for data in payloads:
+                    written = self.kinesis.put_record(
+                        StreamName=names.STREAM_NAME,
+                        Data=data,
+                        PartitionKey=key,
+                        ExplicitHashKey=self._hash_keys[shard],
+                    )
+                    assert written["ShardId"] == self.shard_ids[shard]
+                    numbers.append(str(written["SequenceNumber"]))
+                return numbers
+            for data in payloads:
+                self._items += 1
+                self.dynamodb.put_item(
+                    TableName=names.TABLE_NAME,
+                    Item={"id": {"S": f"item-{self._items}"}, "pk": {"S": key}, "data": {"B": data}},
+                )
+        return self._last_ddb_sequences(len(payloads))
+
+    def _last_ddb_sequences(self, count: int) -> list[str]:
         shard_id = self.shard_ids[0]
         iterator = self.streams.get_shard_iterator(
             StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         records = self.streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
-        return str(records[-1]["dynamodb"]["SequenceNumber"])
+        return [str(r["dynamodb"]["SequenceNumber"]) for r in records[len(records) - count :]]
 
     # ---- the poller -----------------------------------------------------------------------
 
@@ -279,40 +289,46 @@ class Rig:
 
 
 class MotoClients:
-    """Real boto3 clients under one moto mock. Creating clients is the slow part of a moto test,
-    so a module shares them and each test starts from empty backends (``reset``)."""
+    """Real boto3 clients for moto. Creating clients and loading their service models is the
+    slow part of a moto test, so one set serves the whole session; they carry fixed fake
+    credentials and are used only while a mock is active (``moto_mock``)."""
 
     def __init__(self) -> None:
-        self.mock = mock_aws()
-        self.mock.start()
-        self.kinesis = boto3.client("kinesis", region_name=REGION)
-        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        fake = {"region_name": REGION, "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        self.kinesis = boto3.client("kinesis", **fake)
+        self.dynamodb = boto3.client("dynamodb", **fake)
         # integration-facts.md: StreamArn calls need the account-id endpoint mode off under moto.
         self.streams = boto3.client(
-            "dynamodbstreams", region_name=REGION, config=Config(account_id_endpoint_mode="disabled")
+            "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"), **fake
         )
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.sns = boto3.client("sns", region_name=REGION)
-        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sqs = boto3.client("sqs", **fake)
+        self.sns = boto3.client("sns", **fake)
+        self.s3 = boto3.client("s3", **fake)
+
+
+@pytest.fixture(scope="session")
+def moto_clients() -> MotoClients:
+    return MotoClients()
 
 
 @pytest.fixture(scope="module")
-def moto_clients() -> Iterator[MotoClients]:
+def moto_mock() -> Iterator[Any]:
     # Module scope: pytest finalises it before a test of another module runs (also under
     # xdist), so no other test ever sees this mock or its state.
-    clients = MotoClients()
+    mock = mock_aws()
+    mock.start()
     try:
-        yield clients
+        yield mock
     finally:
-        clients.mock.stop()
+        mock.stop()
 
 
 RigFactory = Callable[..., Rig]
 
 
 @pytest.fixture
-def make_rig(moto_clients: MotoClients) -> RigFactory:
-    moto_clients.mock.reset()
+def make_rig(moto_mock: Any, moto_clients: MotoClients) -> RigFactory:
+    moto_mock.reset()  # every test starts from empty backends
 
     def make(source: str = "kinesis", shards: int = 1, start: datetime = START) -> Rig:
         return Rig(source, shards, start, moto_clients)
