@@ -81,6 +81,15 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         f"{LOCALSTACK_VERSION} needs Python 3.11 or later)"
     ) from exc
 
+# localstack-core ships py.typed but leaves these untyped; seen through Any, the module type-checks
+# the same with and without the extra installed.
+_LambdaSender: Any = LambdaSender
+_EsmEventProcessor: Any = EsmEventProcessor
+_NoOpsPipeLogger: Any = NoOpsPipeLogger
+_PipeTargetParameters: Any = PipeTargetParameters
+_PipeTargetLambdaFunctionParameters: Any = PipeTargetLambdaFunctionParameters
+_merge_recursive: Any = merge_recursive
+
 __all__ = [
     "DYNAMODB",
     "KINESIS",
@@ -140,7 +149,7 @@ def _esm_config(parameters: Mapping[str, Any]) -> dict[str, Any]:
             f"found {type(parameters).__name__}"
         )
     request = copy.deepcopy(dict(parameters))
-    config: dict[str, Any] = merge_recursive(copy.deepcopy(dict(_LOCALSTACK_DEFAULTS)), request)
+    config: dict[str, Any] = _merge_recursive(copy.deepcopy(dict(_LOCALSTACK_DEFAULTS)), request)
     config["FunctionResponseTypes"] = config.get("FunctionResponseTypes", [])
     if not config.get("FilterCriteria", {}).get("Filters", []):
         config.pop("FilterCriteria", None)
@@ -349,10 +358,10 @@ class LocalStackPoller:
         self.source_parameters = localstack_source_parameters(source, context.parameters)
 
         # EsmWorkerFactory.get_esm_worker: the sender and processor LocalStack wires for an ESM.
-        sender = LambdaSender(
+        sender = _LambdaSender(
             target_arn=context.function_arn,
-            target_parameters=PipeTargetParameters(
-                LambdaFunctionParameters=PipeTargetLambdaFunctionParameters(
+            target_parameters=_PipeTargetParameters(
+                LambdaFunctionParameters=_PipeTargetLambdaFunctionParameters(
                     InvocationType=PipeTargetInvocationType.REQUEST_RESPONSE
                 )
             ),
@@ -360,7 +369,7 @@ class LocalStackPoller:
             payload_dict=True,
             report_batch_item_failures=_reports_batch_item_failures(context.parameters),
         )
-        processor = EsmEventProcessor(sender=sender, logger=NoOpsPipeLogger())
+        processor = _EsmEventProcessor(sender=sender, logger=_NoOpsPipeLogger())
         source_client = context.client(client_name)
         if source == "kinesis":
             self.poller: Any = KinesisPoller(
