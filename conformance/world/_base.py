@@ -134,6 +134,14 @@ def validate_scenario(scenario: Scenario) -> None:
             where = f"record {ri} of shard {shard.shard_id}"
             if not spec.sequence_number.isdigit():
                 fail(f"{where}: sequence number {spec.sequence_number!r} must be a decimal string")
+            if spec.sequence_number != "0" and spec.sequence_number.startswith("0"):
+                fail(f"{where}: sequence number {spec.sequence_number!r} has a leading zero; AWS issues none")
+            if not kinesis and not 21 <= len(spec.sequence_number) <= 40:
+                fail(
+                    f"{where}: DynamoDB Streams sequence numbers have 21 to 40 digits "
+                    "(the API rejects others), "
+                    f"found {len(spec.sequence_number)}"
+                )
             sequence = int(spec.sequence_number)
             if sequence <= previous_sequence:
                 fail(

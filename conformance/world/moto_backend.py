@@ -24,13 +24,18 @@ sequence numbers ("1", "2", ... per Kinesis shard; 22 digits for DynamoDB) and t
 ``StreamRecord``s carry them. Scenario shard *i* in shard-id order is moto's shard *i*: records
 are put with an ``ExplicitHashKey`` inside that shard's range.
 
-Known differences from AWS that show through (moto's, not this kit's): DynamoDB GetRecords says
-``eventVersion`` "1.0" (AWS: "1.1") and computes ``SizeBytes`` differently; a malformed shard
-iterator or a missing ``StartingSequenceNumber`` crashes moto instead of raising
-``InvalidArgumentException``; iterators never expire; a Kinesis iterator obtained with only
-``StreamARN`` would name stream "None" (worked around here by adding the matching StreamName to
-such GetShardIterator requests); timestamps moto makes during a poller's
-calls (S3 ``LastModified``, SQS ``SentTimestamp``, SNS ``Timestamp``) come from the real clock.
+Known differences from AWS that show through (moto's, not this kit's):
+
+* DynamoDB GetRecords says ``eventVersion`` "1.0" (AWS: "1.1") and computes ``SizeBytes``
+  differently; DynamoDB Streams accepts an ``AT_TIMESTAMP`` iterator, which AWS rejects;
+* a malformed shard iterator or a missing ``StartingSequenceNumber`` crashes moto instead of
+  raising ``InvalidArgumentException``; iterators never expire;
+* a Kinesis iterator obtained with only ``StreamARN`` would name stream "None" (worked around
+  here by adding the matching StreamName to such GetShardIterator requests);
+* a ListShards ``NextToken`` is only accepted together with the parameters of the first call
+  (AWS rejects exactly that combination);
+* timestamps moto makes during a poller's calls (S3 ``LastModified``, SQS ``SentTimestamp``, SNS
+  ``Timestamp``) come from the real clock.
 
 One moto world at a time per process (moto's state is global); build another after ``close()``.
 Clients are created with explicit region, credentials and endpoints, never from the user's

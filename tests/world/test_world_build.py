@@ -139,7 +139,7 @@ def _with_records(*records: RecordSpec) -> Any:
         ),
         (
             dynamodb_scenario(extra_shards=[[record(dynamodb_sequence(0, 0), 0.0)]]),
-            r"sequence number 10000000017454423009 is also used on shard shardId-00000001700000000000-0a1b",
+            r"sequence number 100000000017454423009 is also used on shard shardId-00000001700000000000-0a1b",
         ),
         (
             dataclasses.replace(kinesis_scenario(), shards=()),

@@ -26,7 +26,8 @@ def kinesis_sequence(shard: int, index: int) -> str:
 
 
 def dynamodb_sequence(shard: int, index: int) -> str:
-    return f"{shard + 1}00000000{17454423009 + 10 * index}"
+    """21-digit DynamoDB-like numbers (the API's minimum length), distinct across shards."""
+    return f"{shard + 1}000000000{17454423009 + 10 * index}"
 
 
 def record(
