@@ -66,7 +66,7 @@ class ReferencePoller:
         shards = []
         for shard_id in self._source.shard_ids():
             reader = ShardReader(self._source, shard_id, self.config)
-            reader.open()
+            reader.open(self._context.clock.now())
             shards.append(
                 ShardProcessor(
                     reader, self.config, self._invoker, self._destination, self._context.clock, self._new_uuid

@@ -3,7 +3,7 @@ context (``context.client("kinesis")`` / ``context.client("dynamodbstreams")``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,6 +29,9 @@ _TRY_LATER = frozenset(
 class StreamSource(Protocol):
     """The four things a poller needs from a stream service."""
 
+    timestamp_iterators: bool
+    """Whether AT_TIMESTAMP iterators exist (Kinesis only)."""
+
     def shard_ids(self) -> list[str]: ...
 
     def iterator(
@@ -52,6 +55,7 @@ class KinesisSource:
     work with every client, while some (moto's) cannot read iterators obtained by ARN."""
 
     READ_LIMIT = 10_000  # the GetRecords maximum
+    timestamp_iterators = True
 
     def __init__(self, context: PollerContext) -> None:
         self._context = context
@@ -102,6 +106,7 @@ class DynamoDBStreamSource:
     """DynamoDB Streams, addressed by the stream ARN of the context."""
 
     READ_LIMIT = 1_000  # the GetRecords maximum
+    timestamp_iterators = False
 
     def __init__(self, context: PollerContext) -> None:
         self._context = context
@@ -162,47 +167,61 @@ class ShardReader:
         self._config = config
         self._iterator: str | None = None
         self._last_sequence: str | None = None
+        self._opened_at: datetime | None = None
         self._ended = False
+        # Records before the starting position that a stream may still hand out (see read()).
+        self._skip_before: Callable[[PolledRecord], bool] | None = None
+        if config.starting_position == "AT_TIMESTAMP" and config.starting_position_timestamp is not None:
+            start = config.starting_position_timestamp
+            self._skip_before = lambda record: record.arrival < start  # START-4: arrival >= timestamp
 
     @property
     def ended(self) -> bool:
         """The shard is closed and every record in it has been read."""
         return self._ended
 
-    def open(self) -> None:
-        """Position the iterator. Called at the poller's first poll: LATEST means records that
+    def open(self, now: datetime) -> None:
+        """Position the iterator at ``now``, the poller's first poll: LATEST means records that
         arrive after this moment (START-3)."""
+        self._opened_at = now
         self._iterator = self._starting_iterator()
         self._ended = self._iterator is None
 
     def read(self) -> list[PolledRecord]:
         if self._ended:
             return []
-        if self._iterator is None:
-            self.open()
+        raw: list[Mapping[str, Any]] | None = None
+        for _ in range(2):  # once more with a renewed iterator if the first one expired
             if self._iterator is None:
-                return []
-        try:
-            raw, following = self._source.read(self._iterator)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code == "ExpiredIteratorException":
                 self._iterator = self._resume_iterator()
-                return []
-            if code in _TRY_LATER:
-                return []
-            raise
+                if self._iterator is None:
+                    return []
+            try:
+                raw, following = self._source.read(self._iterator)
+                break
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code == "ExpiredIteratorException":
+                    self._iterator = None
+                    continue
+                if code in _TRY_LATER:
+                    return []
+                raise
+        if raw is None:
+            return []
         self._iterator = following
         self._ended = following is None
         records = [self._source.record(r, self.shard_id) for r in raw]
         if records:
             self._last_sequence = records[-1].sequence_number
-        start = self._config.starting_position_timestamp
-        if self._config.starting_position == "AT_TIMESTAMP" and start is not None:
-            # START-4: only records whose arrival is >= the timestamp. The iterator already asks
-            # for that; filtering again keeps the rule exact with streams that position
-            # AT_TIMESTAMP iterators loosely.
-            records = [r for r in records if r.arrival >= start]
+        if self._skip_before is not None:
+            # The iterator already asked for the starting position; filtering again keeps it
+            # exact with streams that position AT_TIMESTAMP iterators loosely (moto compares
+            # whole seconds). Arrivals only grow, so the first record kept ends the filtering.
+            skip = self._skip_before
+            records = [r for r in records if not skip(r)]
+            if records:
+                self._skip_before = None
         return records
 
     def _starting_iterator(self) -> str | None:
@@ -214,10 +233,23 @@ class ShardReader:
         return self._source.iterator(self.shard_id, position)  # START-2 TRIM_HORIZON, START-3 LATEST
 
     def _resume_iterator(self) -> str | None:
-        # Nothing read yet: the starting position again. (For LATEST that can skip records
-        # written while the first iterator was alive; START-3 allows such start-up misses.)
+        """A new iterator where the expired one stood."""
         if self._last_sequence is not None:
             return self._source.iterator(
                 self.shard_id, "AFTER_SEQUENCE_NUMBER", after_sequence=self._last_sequence
             )
+        if (
+            self._config.starting_position == "LATEST"
+            and self._opened_at is not None
+            and self._source.timestamp_iterators
+        ):
+            # START-3: nothing read yet, so "after the first poll" is the instant it happened.
+            # Strictly after: records arriving at that very instant were there before the
+            # first iterator, which LATEST excludes.
+            opened_at = self._opened_at
+            self._skip_before = lambda record: record.arrival <= opened_at
+            return self._source.iterator(self.shard_id, "AT_TIMESTAMP", timestamp=opened_at)
+        # TRIM_HORIZON and AT_TIMESTAMP start at the same place again. DynamoDB LATEST can only
+        # ask for LATEST again, which may miss records written while the expired iterator was
+        # unused (START-3 allows start-up misses; pollers read far more often than iterators live).
         return self._starting_iterator()

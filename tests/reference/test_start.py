@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from reference import ADAPTER, InvalidMappingParameter, make_poller
 from reference.config import MappingConfig
@@ -103,3 +104,50 @@ def test_a_disabled_mapping_reads_nothing(kinesis: Any) -> None:
     kinesis.put(b"x")
     kinesis.run(kinesis.poller(Enabled=False), polls=3)
     assert kinesis.function.calls == []
+
+
+class ExpireOnce:
+    """Wraps get_records: the call numbered ``at`` (1-based) fails with ExpiredIteratorException."""
+
+    def __init__(self, client: Any, at: int) -> None:
+        self._get_records = client.get_records
+        self._at = at
+        self.calls = 0
+
+    def __call__(self, **params: Any) -> Any:
+        self.calls += 1
+        if self.calls == self._at:
+            raise ClientError(
+                {"Error": {"Code": "ExpiredIteratorException", "Message": "Iterator expired."}}, "GetRecords"
+            )
+        return self._get_records(**params)
+
+
+@pytest.mark.parametrize("source", ["kinesis", "dynamodb"])
+def test_expired_iterator_resumes_after_the_last_record_read(
+    make_rig: Any, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = make_rig(source)
+    first = rig.put_many(2)
+    poller = rig.poller()
+    rig.run(poller)
+    second = rig.put_many(2)
+    client = rig.kinesis if source == "kinesis" else rig.streams
+    expire = ExpireOnce(client, at=1)
+    monkeypatch.setattr(client, "get_records", expire)
+    rig.run(poller, polls=1)
+    assert expire.calls == 2
+    assert delivered(rig) == first + second  # no loss, no repeat, no extra poll needed
+
+
+def test_expired_latest_iterator_resumes_from_the_first_poll(
+    kinesis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # START-3 after an expiry before anything was read: still only records after the first poll.
+    kinesis.put(b"before")
+    monkeypatch.setattr(kinesis.kinesis, "get_records", ExpireOnce(kinesis.kinesis, at=2))
+    poller = kinesis.poller(StartingPosition="LATEST")
+    kinesis.run(poller)
+    after = kinesis.put(b"after")
+    kinesis.run(poller, polls=2)
+    assert delivered(kinesis) == [after]
