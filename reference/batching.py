@@ -10,7 +10,9 @@ from reference.events import PolledRecord
 
 __all__ = ["MAX_PAYLOAD_BYTES", "batch_ready", "batch_take", "event_payload", "payload_size"]
 
-# BATCH-6: the synchronous Invoke limit, 6 MiB, counted on the serialised JSON event (SEMANTICS).
+# BATCH-6 (uncertain accounting): the synchronous Invoke limit, 6 MiB, counted on the serialised
+# JSON event, base64 growth included (SEMANTICS). Reason: that is the payload Invoke measures, so
+# a batch within it can always be sent; counting raw record bytes could exceed the limit.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 _ENVELOPE = len(json.dumps({"Records": []}))  # '{"Records": []}'

@@ -97,8 +97,11 @@ def classify_payload(payload: bytes, sequence_numbers: Collection[str]) -> Outco
     reported: list[str] = []
     for entry in failures:
         identifier = entry.get("itemIdentifier") if isinstance(entry, dict) else None
-        # PBF-5: empty, null, missing, non-string or unknown identifiers fail the whole batch,
-        # even next to valid entries (SEMANTICS: a mix is a complete failure; SPEC is silent).
+        # PBF-5: empty, null, missing, non-string or unknown identifiers fail the whole batch.
+        # Uncertain (SPEC is silent): a mix of valid and invalid entries, and a number equal to
+        # a sequence number, are complete failures too (SEMANTICS). Reason: a response that
+        # cannot be read entirely cannot say which records succeeded, so nothing is
+        # acknowledged on its word (at least once, ORD-9).
         if not isinstance(identifier, str) or identifier not in sequence_numbers:
             return CompleteFailure(None, f"invalid batchItemFailures entry {_short(entry)}")
         reported.append(identifier)

@@ -173,8 +173,11 @@ class ShardProcessor:
         else:
             self._replace_current(remaining)
         # RETRY-8/9 (uncertain count): SEMANTICS takes the invocations so far of the batch the
-        # records were in, or 1 if it was never invoked (RETRY-8 recording: 1), and the last
-        # request id (a new one if never invoked). No responseContext (DLQ-5).
+        # records were in, or 1 if it was never invoked. Reason: the never-invoked recording
+        # (RETRY-8) shows 1, and the expire-while-retrying recording shows 8 after repeated
+        # failed invocations, which counting invocations explains (the older 1 does not fit a
+        # retried batch). requestId: the last invocation's, or a new one if never invoked.
+        # No responseContext (DLQ-5).
         self._discard(
             expired,
             RECORD_AGE_EXCEEDED,
@@ -222,7 +225,9 @@ class ShardProcessor:
     def _complete_failure(self, batch: Batch) -> None:
         if self._config.bisect_on_function_error and len(batch.records) >= 2:
             # BISECT-2 (uncertain odd split): the lower half takes ceil(n/2) records and goes
-            # first, keeping shard order. BISECT-3: the split uses none of the retry quota.
+            # first, keeping shard order. No source says which half gets the extra record;
+            # ceil is the shared SEMANTICS choice (checkers accept floor or ceil).
+            # BISECT-3: the split uses none of the retry quota.
             # BISECT-5 (uncertain): each half is a new batch with a fresh attempt count (the
             # TRAIN-W3 reading "it also resets the retry ... parameters"); record age is a
             # property of the record and is never reset. BISECT-6: BatchSize is unchanged.
