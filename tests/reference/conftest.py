@@ -84,11 +84,12 @@ class ScriptedFunction:
             InvokeCall(self.clock.now(), event, answer is THROTTLE, request_id, answer is RAISE)
         )
         if answer is THROTTLE:
+            error: Any = {
+                "Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."},
+                "ResponseMetadata": {"HTTPStatusCode": 429, "RequestId": request_id},
+            }
             raise ClientError(
-                {
-                    "Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."},
-                    "ResponseMetadata": {"HTTPStatusCode": 429, "RequestId": request_id},
-                },
+                error,
                 "Invoke",
             )
         response: dict[str, Any] = {
@@ -294,16 +295,18 @@ class MotoClients:
     credentials and are used only while a mock is active (``moto_mock``)."""
 
     def __init__(self) -> None:
-        fake = {"region_name": REGION, "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-        self.kinesis = boto3.client("kinesis", **fake)
-        self.dynamodb = boto3.client("dynamodb", **fake)
-        # integration-facts.md: StreamArn calls need the account-id endpoint mode off under moto.
-        self.streams = boto3.client(
-            "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"), **fake
+        session = boto3.session.Session(
+            region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
         )
-        self.sqs = boto3.client("sqs", **fake)
-        self.sns = boto3.client("sns", **fake)
-        self.s3 = boto3.client("s3", **fake)
+        self.kinesis: Any = session.client("kinesis")
+        self.dynamodb: Any = session.client("dynamodb")
+        # integration-facts.md: StreamArn calls need the account-id endpoint mode off under moto.
+        self.streams: Any = session.client(
+            "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
+        )
+        self.sqs: Any = session.client("sqs")
+        self.sns: Any = session.client("sns")
+        self.s3: Any = session.client("s3")
 
 
 @pytest.fixture(scope="session")

@@ -85,7 +85,8 @@ def _match(expected: Any, actual: Any, path: str, bound: dict[str, str], loose: 
 
 
 def _match_text(template: str, actual: str, path: str, bound: dict[str, str]) -> None:
-    pattern, names_in_order = "", []
+    pattern = ""
+    names_in_order: list[str | None] = []
     position = 0
     for found in _PLACEHOLDER.finditer(template):
         pattern += re.escape(template[position : found.start()]).replace(_RECORDED_ACCOUNT, r"\d{12}")
@@ -117,7 +118,7 @@ def recording(name: str) -> Any:
 
 def test_matcher_rejects_what_the_recording_does_not_allow() -> None:
     expected = recording("kinesis_sqs_retry_attempts_exhausted")
-    good = {
+    good: dict[str, Any] = {
         "requestContext": {
             "requestId": str(uuid.UUID(int=1, version=4)),
             "functionArn": names.FUNCTION_ARN,
