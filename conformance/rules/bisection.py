@@ -1,0 +1,349 @@
+"""BISECT: BisectBatchOnFunctionError (SPEC §5).
+
+BISECT-1 (a boolean parameter, default false) is left to the harness: rejecting a valid value
+makes the run INCONCLUSIVE with the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+from conformance.rules.analysis import Analysis, Attempt, Run
+from conformance.rules.common import (
+    Findings,
+    acceptable_retries,
+    checker,
+    doc_subject,
+    is_proper_prefix,
+)
+from conformance.rules.responses import OutcomeKind
+
+__all__: list[str] = []
+
+
+def _failed_multi(run: Run) -> bool:
+    last = run.last
+    return last.reached and last.kind is OutcomeKind.FAILURE and len(last.positions) >= 2
+
+
+def _lower_part(an: Analysis, run: Run) -> tuple[Attempt | None, list[tuple[int, ...]]]:
+    """The attempt after a failed batch and the record sets a retry of it may hold."""
+    following = run.following
+    at = following.at if following is not None else an.end_at
+    return following, acceptable_retries(an, run.last, at)
+
+
+@checker("BISECT-2")
+def split_on_function_error(an: Analysis, out: Findings) -> None:
+    """A batch of two or more records that fails with a function error is split, and its lower
+    part is invoked next (an invalid RBIF response may also be retried whole)."""
+    if not an.settings.bisect:
+        return
+    for runs in an.runs.values():
+        for run in runs:
+            if not _failed_multi(run):
+                continue
+            out.exercise()
+            span = an.labels(run.shard_id, run.positions)
+            following, allowed = _lower_part(an, run)
+            if following is None:
+                gone = an.discarded_after(run)
+                if gone and not an.age_justified(gone):
+                    out.violate(
+                        f"batch {span} failed with {run.last.outcome.detail} in {run.last.name} "
+                        "and was discarded "
+                        "without being split; with BisectBatchOnFunctionError it is split in two and retried"
+                    )
+                continue
+            if any(len(a) < 2 for a in allowed) and following.positions in allowed:
+                continue  # expiry left at most one record: nothing to split
+            if any(is_proper_prefix(following.positions, a) for a in allowed):
+                continue
+            if following.positions in allowed:
+                if run.last.outcome.invalid:
+                    continue  # SPEC is silent on bisecting invalid responses: either is accepted
+                out.violate(
+                    f"batch {span} failed with {run.last.outcome.detail} in {run.last.name} and "
+                    "was retried whole "
+                    f"in {following.name}; with BisectBatchOnFunctionError it is split in two"
+                )
+            else:
+                out.violate(
+                    f"after batch {span} failed with {run.last.outcome.detail} in {run.last.name}, "
+                    f"{following.name} carried {an.labels(run.shard_id, following.positions)}; bisection "
+                    "retries the lower half, starting at "
+                    f"{an.record(run.shard_id, allowed[0][0]).label}, first"
+                )
+
+
+@checker("BISECT-3")
+def split_keeps_quota(an: Analysis, out: Findings) -> None:
+    """A split does not use up the retry quota: a record discarded under bisection reached the
+    function (failing) at least MaximumRetryAttempts + 1 times."""
+    quota = an.settings.quota
+    if not an.settings.bisect or quota is None:
+        return
+    for fate in an.all_fates():
+        if fate.acked_by is not None or fate.discard is None or fate.failed_deliveries == 0:
+            continue
+        if an.possibly_expired(fate.record, fate.discard.at):
+            continue
+        out.exercise()
+        if fate.failed_deliveries < quota:
+            out.violate(
+                f"record {fate.label} was discarded after only {fate.failed_deliveries} failed "
+                "invocation(s); "
+                f"splitting a batch does not use up the retry quota, so it is invoked {quota} times "
+                f"(MaximumRetryAttempts {an.settings.max_retries})"
+            )
+
+
+@checker("BISECT-4")
+def split_until_isolated(an: Analysis, out: Findings) -> None:
+    """Splits are in halves (floor or ceil) and repeat until the failing record is alone; a half
+    that succeeds is not delivered again."""
+    if not an.settings.bisect:
+        return
+    for runs in an.runs.values():
+        for run in runs:
+            if not _failed_multi(run):
+                continue
+            out.exercise()
+            following, allowed = _lower_part(an, run)
+            if following is None:
+                continue
+            for whole in allowed:
+                if is_proper_prefix(following.positions, whole):
+                    size, parts = len(following.positions), len(whole)
+                    halves = {parts // 2, (parts + 1) // 2}
+                    if size not in halves:
+                        out.violate(
+                            f"batch {an.labels(run.shard_id, whole)} was split into {size} + {parts - size} "
+                            f"records ({following.name}); bisection splits a batch in two halves"
+                        )
+                    break
+    for fate in an.all_fates():
+        acked = fate.acked_by
+        if acked is not None:
+            again = next((a for a in fate.sends if a.index > acked.index), None)
+            if again is not None:
+                out.violate(
+                    f"record {fate.label} succeeded in {acked.name} but was delivered again in {again.name}; "
+                    "a half that succeeds is checkpointed"
+                )
+            continue
+        if fate.discard is None or fate.failed_deliveries == 0:
+            continue
+        if an.possibly_expired(fate.record, fate.discard.at):
+            continue
+        out.exercise()
+        last = fate.reached[-1]
+        if len(last.positions) > 1:
+            out.violate(
+                f"record {fate.label} was discarded while still in a batch of {len(last.positions)} records "
+                f"({last.name}); bisection keeps splitting until the failing record is alone"
+            )
+
+
+def _isolated(an: Analysis, run: Run) -> bool:
+    """A one-record batch made by bisection: its record failed before in a larger batch."""
+    if len(run.positions) != 1:
+        return False
+    fate = an.fate(run.shard_id, run.positions[0])
+    return any(
+        a.index < run.first.index and a.reached and len(a.positions) > 1 and a.kind is OutcomeKind.FAILURE
+        for a in fate.sends
+    )
+
+
+@checker("BISECT-5")
+def isolated_record_retries(an: Analysis, out: Findings) -> None:
+    """A record isolated by bisection is retried under MaximumRetryAttempts (a fresh count: N + 1
+    invocations alone) and then discarded with RetryAttemptsExhausted."""
+    quota = an.settings.quota
+    if not an.settings.bisect:
+        return
+    for runs in an.runs.values():
+        for run in runs:
+            if not _isolated(an, run) or not any(
+                a.reached and a.kind is OutcomeKind.FAILURE for a in run.attempts
+            ):
+                continue
+            out.exercise()
+            gone = an.discarded_after(run)
+            if not gone or an.age_justified(gone):
+                continue
+            label = gone[0].label
+            if quota is not None and run.real != quota:
+                out.violate(
+                    f"record {label}, isolated by bisection, was invoked {run.real} time(s) alone "
+                    "before it was "
+                    f"discarded; a one-record batch is retried under MaximumRetryAttempts "
+                    f"{an.settings.max_retries}: {quota} invocations"
+                )
+            doc = gone[0].discard.doc if gone[0].discard is not None else None
+            if doc is not None and doc.condition != "RetryAttemptsExhausted":
+                out.violate(
+                    f"{doc_subject(an, doc)} gives condition {doc.condition!r} for isolated record {label}; "
+                    "it is discarded with RetryAttemptsExhausted"
+                )
+
+
+@checker("BISECT-6")
+def batch_size_unchanged(an: Analysis, out: Findings) -> None:
+    """Bisection does not change BatchSize: batches polled after it are full size again."""
+    if not an.settings.bisect:
+        return
+    reads = _reads(an)
+    limit = an.settings.batch_size
+    for shard_id, runs in an.runs.items():
+        smallest: int | None = None
+        for run in runs:
+            if run.origin == "split":
+                smallest = len(run.positions) if smallest is None else min(smallest, len(run.positions))
+                continue
+            attempt = run.first
+            fresh = all(an.fate(shard_id, p).sends[0].number == attempt.number for p in attempt.positions)
+            if smallest is None or not fresh or len(attempt.positions) >= limit:
+                continue
+            waiting = 0
+            for position in range(attempt.last + 1, len(an.shards[shard_id])):
+                fate = an.fate(shard_id, position)
+                read = reads.get((shard_id, position))
+                if (
+                    read is None
+                    or read >= attempt.index
+                    or (fate.sends and fate.sends[0].index < attempt.index)
+                ):
+                    break
+                waiting += 1
+            if len(attempt.positions) <= smallest and waiting == 0:
+                continue
+            out.exercise()
+            if waiting and len(attempt.positions) <= smallest and not _would_cap(an, attempt):
+                out.violate(
+                    f"after bisection, {attempt.name} carried only {len(attempt.positions)} new record(s) "
+                    f"although record {an.record(shard_id, attempt.last + 1).label} had already been read; "
+                    f"bisection does not change BatchSize ({limit})"
+                )
+
+
+def _would_cap(an: Analysis, attempt: Attempt) -> bool:
+    from conformance.rules.analysis import PAYLOAD_LIMIT
+
+    record = an.record(attempt.shard_id, attempt.last + 1)
+    return len(attempt.view.invocation.payload) + len(record.data) * 4 // 3 + 400 > PAYLOAD_LIMIT
+
+
+def _reads(an: Analysis) -> dict[tuple[str, int], int]:
+    """For each record, the trace position of the first GetRecords response that held it."""
+    out: dict[tuple[str, int], int] = {}
+    for call in an.observation.trace.calls:
+        if call.operation not in ("get_records", "GetRecords") or not isinstance(call.response, Mapping):
+            continue
+        records = call.response.get("Records")
+        if not isinstance(records, list):
+            continue
+        numbers = []
+        for record in records:
+            if not isinstance(record, Mapping):
+                continue
+            inner = record.get("dynamodb")
+            number = (
+                inner.get("SequenceNumber") if isinstance(inner, Mapping) else record.get("SequenceNumber")
+            )
+            numbers.append(number)
+        found = [an.find(None, n) for n in numbers]
+        shards = [r.shard_id for r in found if r is not None]
+        for number, record in zip(numbers, found, strict=False):
+            if record is None and shards:
+                record = an.find(shards[0], number)
+            if record is not None:
+                out.setdefault((record.shard_id, an.position_of(record)), call.index)
+    return out
+
+
+@checker("BISECT-7")
+def bisect_with_rbif(an: Analysis, out: Findings) -> None:
+    """With ReportBatchItemFailures on, a function error is still bisected, while a partial
+    failure is retried from the reported record to the end of the batch, not split."""
+    if not (an.settings.bisect and an.settings.rbif):
+        return
+    for runs in an.runs.values():
+        for run in runs:
+            last = run.last
+            if not last.reached:
+                continue
+            span = an.labels(run.shard_id, run.positions)
+            following, allowed = _lower_part(an, run)
+            if last.kind is OutcomeKind.FAILURE and last.outcome.function_error and len(last.positions) >= 2:
+                out.exercise()
+                if (
+                    following is not None
+                    and following.positions in allowed
+                    and all(len(a) >= 2 for a in allowed)
+                ):
+                    out.violate(
+                        f"with ReportBatchItemFailures on, batch {span} failed with {last.outcome.detail} in "
+                        f"{last.name} and was retried whole in {following.name}; function errors "
+                        "are still bisected"
+                    )
+            elif last.kind is OutcomeKind.PARTIAL and len(last.retry) >= 2:
+                out.exercise()
+                if following is not None and any(is_proper_prefix(following.positions, a) for a in allowed):
+                    out.violate(
+                        f"{last.name} returned {last.outcome.detail}, and {following.name} retried only "
+                        f"{an.labels(run.shard_id, following.positions)}; a partial failure is retried from "
+                        f"the reported record {an.record(run.shard_id, last.retry[0]).label} to "
+                        "the end of the "
+                        "batch, not bisected"
+                    )
+
+
+@checker("BISECT-8")
+def merged_documents(an: Analysis, out: Findings) -> None:
+    """Under bisection a document may describe several records (merged metadata), but only
+    records that failed and were not acknowledged."""
+    if not an.settings.bisect:
+        return
+    for doc in an.docs:
+        if doc.shard_id is None or not doc.positions:
+            continue
+        out.exercise()
+        for position in doc.positions:
+            fate = an.fate(doc.shard_id, position)
+            acked = fate.acked_by
+            if acked is not None and acked.index < doc.index:
+                out.violate(f"{doc.name} describes record {fate.label}, which had succeeded in {acked.name}")
+                break
+            failed = any(a.reached and a.index < doc.index and position not in a.acked for a in fate.sends)
+            if not failed and not an.possibly_expired(fate.record, doc.at):
+                out.violate(
+                    f"{doc.name} describes record {fate.label}, which never failed; merged "
+                    "documents describe "
+                    "failed records only"
+                )
+                break
+
+
+@checker("BISECT-9")
+def throttles_not_bisected(an: Analysis, out: Findings) -> None:
+    """Bisection applies to function errors only: a throttled batch is retried whole."""
+    if not an.settings.bisect:
+        return
+    for shard_id, attempts in an.attempts.items():
+        for throttled, following in itertools.pairwise(attempts):
+            if throttled.reached or len(throttled.positions) < 2:
+                continue
+            out.exercise()
+            allowed = acceptable_retries(an, throttled, following.at)
+            if following.positions not in allowed and any(
+                is_proper_prefix(following.positions, a) for a in allowed
+            ):
+                out.violate(
+                    f"after {throttled.name} was throttled with {an.labels(shard_id, throttled.positions)}, "
+                    f"{following.name} retried only {an.labels(shard_id, following.positions)}; "
+                    "throttles are "
+                    "retried whole, bisection applies to function errors only"
+                )
