@@ -120,6 +120,8 @@ class ShardProcessor:
     def _current_batch(self) -> Batch | None:
         if self._queue:
             return self._queue[0]
+        if not self._expire_pending():
+            return None  # a document could not be delivered; the shard waits
         take = batch_take(self._pending, self._config.batch_size)  # BATCH-2, BATCH-6
         ready = batch_ready(
             pending=len(self._pending),
@@ -150,9 +152,38 @@ class ShardProcessor:
 
     # ---- record age -------------------------------------------------------------------------
 
+    def _expire_pending(self) -> bool:
+        """Discard the records that are too old before a new batch is formed from them
+        (RETRY-7, RETRY-8: never invoked, count 1, no responseContext), in documents of at most
+        BatchSize records. Done before the batch is formed, not after, so the records that
+        remain make a batch of their own that still honours BatchSize and the batching window
+        (BATCH-5): a batch is never sent short just because its oldest records aged out.
+        Returns False if a document could not be delivered."""
+        limit = self._config.maximum_record_age_seconds
+        if limit == -1:
+            return True
+        now = self._clock.now()
+        age_limit = timedelta(seconds=limit)
+        while self._pending and now - self._pending[0].arrival > age_limit:
+            count = 1
+            while (
+                count < min(len(self._pending), self._config.batch_size)
+                and now - self._pending[count].arrival > age_limit
+            ):
+                count += 1
+            expired = tuple(self._pending[:count])
+            del self._pending[:count]
+            self._discard(expired, RECORD_AGE_EXCEEDED, invoke_count=1, request_id=None, response=None)
+            if self._undelivered is not None:
+                return False
+        if not self._pending:
+            self._window_opened_at = None  # the window opens again with the next record read
+        return True
+
     def _split_expired(self, batch: Batch) -> Batch | None:
-        """Split off the records older than MaximumRecordAgeInSeconds and discard them as one
-        document (RETRY-7). Returns the batch to invoke, or None if nothing is left."""
+        """Split off the records of a formed batch that grew older than
+        MaximumRecordAgeInSeconds while it was retried (or throttled), and discard them as one
+        document (RETRY-7, RETRY-9). Returns the batch to invoke, or None if nothing is left."""
         limit = self._config.maximum_record_age_seconds
         if limit == -1:
             return batch

@@ -202,3 +202,47 @@ def test_failed_destination_write_blocks_the_shard_until_delivered(kinesis: Any)
     [document] = kinesis.sqs_documents()
     assert document["KinesisBatchInfo"]["startSequenceNumber"] == poison
     assert batches(kinesis) == [[poison], [good]]
+
+
+def test_expired_records_leave_before_a_batch_is_formed(kinesis: Any) -> None:
+    # RETRY-7 with a batching window: the fresh records form a full batch of their own and go at
+    # once (BATCH-5); they are not sent short because older records aged out of their batch.
+    start = kinesis.clock.now()
+    old = kinesis.put_many(2, at=kinesis.ago(61))
+    fresh = kinesis.put_many(3)
+    poller = kinesis.poller(
+        "sqs", BatchSize=3, MaximumBatchingWindowInSeconds=100, MaximumRecordAgeInSeconds=60
+    )
+    kinesis.run(poller, polls=2)
+    assert batches(kinesis) == [fresh]
+    assert kinesis.function.calls[0].at == start
+    [document] = kinesis.sqs_documents()
+    assert document["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert document["requestContext"]["approximateInvokeCount"] == 1
+    info = document["KinesisBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (old[0], old[1], 2)
+
+
+def test_a_partial_batch_left_after_expiry_still_waits_for_the_window(kinesis: Any) -> None:
+    start = kinesis.clock.now()
+    kinesis.put_many(2, at=kinesis.ago(61))
+    fresh = kinesis.put(b"fresh")
+    poller = kinesis.poller(
+        "sqs", BatchSize=3, MaximumBatchingWindowInSeconds=30, MaximumRecordAgeInSeconds=60
+    )
+    kinesis.run(poller, polls=40)
+    assert len(kinesis.sqs_documents()) == 1
+    assert batches(kinesis) == [[fresh]]
+    assert (kinesis.function.calls[0].at - start).total_seconds() == 30.0
+
+
+def test_expired_records_are_reported_in_documents_of_at_most_batch_size(kinesis: Any) -> None:
+    # DLQ-2: one document per discarded batch; a batch never exceeds BatchSize (BATCH-2).
+    old = kinesis.put_many(5, at=kinesis.ago(120))
+    kinesis.run(kinesis.poller("sqs", BatchSize=2, MaximumRecordAgeInSeconds=60), polls=2)
+    assert kinesis.function.calls == []
+    spans = [
+        (d["KinesisBatchInfo"]["startSequenceNumber"], d["KinesisBatchInfo"]["batchSize"])
+        for d in kinesis.sqs_documents()
+    ]
+    assert spans == [(old[0], 2), (old[2], 2), (old[4], 1)]
