@@ -478,7 +478,7 @@ _NOT_CLAIMED_NOTES: Mapping[str, str] = {
     "batching_window": "LocalStack documents MaximumBatchingWindowInSeconds as not implemented for streams",
     "parallelization": "LocalStack documents ParallelizationFactor as not implemented",
     "tumbling_window": "LocalStack documents TumblingWindowInSeconds as not implemented",
-    "payload_limit": "LocalStack documents batching at the 6 MB payload limit as not implemented",
+    "resharding": "LocalStack's StreamPoller does not follow resharding (a TODO in stream_poller.py)",
 }
 
 KINESIS = Adapter(
