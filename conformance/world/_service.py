@@ -27,6 +27,7 @@ from conformance.world import names
 __all__ = [
     "ClientMeta",
     "ServiceSupport",
+    "counter_uuid",
     "deterministic_uuid",
     "response_metadata",
     "service_support",
@@ -38,6 +39,18 @@ _REQUEST_ID_NAMESPACE = uuid.UUID("5b0c2a4e-8d1f-4c3b-9e6a-7f2d1c0b9a8e")
 def deterministic_uuid(label: str) -> str:
     """A uuid-shaped identifier that depends only on ``label``, so runs replay identically."""
     return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, label))
+
+
+def counter_uuid(kind: str, number: int) -> str:
+    """The ``number``-th uuid-shaped identifier of ``kind``: deterministic, distinct per
+    (kind, number), and cheap enough for every call on the hot path (request ids)."""
+    head = _KIND_HEADS.get(kind)
+    if head is None:
+        head = _KIND_HEADS[kind] = deterministic_uuid(kind)[:24]
+    return f"{head}{number:012x}"
+
+
+_KIND_HEADS: dict[str, str] = {}
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,13 +82,21 @@ class ServiceSupport:
         self._validator = ParamValidator()
         self._operations: dict[str, OperationModel] = {}
         self.api_names: dict[str, str] = {botocore.xform_name(op): op for op in self.model.operation_names}
+        self._meta: ClientMeta | None = None
+        # Validation outcomes of flat parameter sets, keyed by what botocore's validator looks
+        # at for scalars (type, string length, number value), per operation.
+        self._scalar_members: dict[str, frozenset[str]] = {}
+        self._verdicts: dict[tuple[Any, ...], str | None] = {}
 
     def meta(self) -> ClientMeta:
-        return ClientMeta(
-            service_model=self.model,
-            endpoint_url=f"https://{self.model.endpoint_prefix}.{names.REGION}.amazonaws.com",
-            method_to_api_mapping=dict(self.api_names),
-        )
+        """The shared ``client.meta`` of this service's in-memory clients (built once)."""
+        if self._meta is None:
+            self._meta = ClientMeta(
+                service_model=self.model,
+                endpoint_url=f"https://{self.model.endpoint_prefix}.{names.REGION}.amazonaws.com",
+                method_to_api_mapping=dict(self.api_names),
+            )
+        return self._meta
 
     def can_paginate(self, operation_name: str) -> bool:
         api_name = self.api_names.get(operation_name)
@@ -102,13 +123,48 @@ class ServiceSupport:
         return op
 
     def validate(self, api_name: str, params: Mapping[str, Any]) -> None:
-        """Raise ``ParamValidationError`` exactly as a boto3 client would before sending."""
-        shape = self.operation(api_name).input_shape
-        if shape is None:
-            return
-        report = self._validator.validate(params, shape)
-        if report.has_errors():
-            raise ParamValidationError(report=report.generate_report())
+        """Raise ``ParamValidationError`` exactly as a boto3 client would before sending.
+
+        botocore's verdict on a flat set of string, number, boolean and blob parameters depends
+        only on their names, types, string lengths and numeric values, so it is remembered under
+        that key: the hot calls (GetRecords, Invoke ...) are validated once per distinct shape.
+        """
+        key = self._verdict_key(api_name, params)
+        if key is not None and key in self._verdicts:
+            report = self._verdicts[key]
+        else:
+            shape = self.operation(api_name).input_shape
+            if shape is None:
+                return
+            result = self._validator.validate(params, shape)
+            report = result.generate_report() if result.has_errors() else None
+            if key is not None and len(self._verdicts) < 10_000:
+                self._verdicts[key] = report
+        if report is not None:
+            raise ParamValidationError(report=report)
+
+    def _verdict_key(self, api_name: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        scalars = self._scalar_members.get(api_name)
+        if scalars is None:
+            shape = self.operation(api_name).input_shape
+            members = shape.members if shape is not None else {}
+            scalars = self._scalar_members[api_name] = frozenset(
+                name
+                for name, member in members.items()
+                if member.type_name in ("string", "integer", "long", "boolean", "blob")
+            )
+        key: list[Any] = [api_name]
+        for name, value in params.items():
+            if name not in scalars:
+                return None
+            kind = type(value)
+            if kind is str or kind is bytes:
+                key.append((name, kind, len(value)))
+            elif kind is int or kind is bool:
+                key.append((name, kind, value))
+            else:
+                return None
+        return tuple(key)  # in the caller's order: another order is just another entry
 
     def error(
         self,

@@ -38,7 +38,7 @@ from botocore.response import StreamingBody
 from conformance.scenario import INVALID_FORMS, SUCCESS_FORMS, Behaviour, RecordSpec, Scenario, Source
 from conformance.trace import StreamRecord, abbreviate
 from conformance.world import names
-from conformance.world._service import deterministic_uuid, response_metadata, service_support
+from conformance.world._service import counter_uuid, response_metadata, service_support
 
 __all__ = ["MAX_SYNC_PAYLOAD_BYTES", "ScriptedFunction"]
 
@@ -115,7 +115,7 @@ class ScriptedFunction:
         support.validate("Invoke", kwargs)
         with self._lock:
             self._invocations += 1
-            request_id = deterministic_uuid(f"invoke-{self._invocations}")
+            request_id = counter_uuid("invoke", self._invocations)
         self._check_function(kwargs.get("FunctionName", ""), kwargs.get("Qualifier"), request_id)
         invocation_type = kwargs.get("InvocationType", "RequestResponse")
         if invocation_type not in _INVOCATION_TYPES:

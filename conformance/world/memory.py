@@ -12,8 +12,8 @@ against AWS and says so below; the moto backend (``moto_backend.py``) shows the 
 Details that matter to pollers:
 
 * Only records released so far (``World.release_due_records``) are visible.
-* Shard iterators are opaque strings encoding (shard, position after sequence number, issue
-  time). They position by sequence number, as Kinesis does, so an AT_SEQUENCE_NUMBER iterator
+* Shard iterators are opaque strings standing for (shard, position after sequence number,
+  issue time). They position by sequence number, as Kinesis does, so an AT_SEQUENCE_NUMBER iterator
   for a record not yet written still starts at that record once it arrives.
 * ``AT_TIMESTAMP``: boto3 serialises the ``Timestamp`` parameter for Kinesis as whole epoch
   seconds (it truncates fractions before sending); this world applies the same truncation, so
@@ -56,7 +56,7 @@ from conformance.world._base import (
     item_id,
     unix_seconds,
 )
-from conformance.world._service import deterministic_uuid, response_metadata, service_support
+from conformance.world._service import counter_uuid, deterministic_uuid, response_metadata, service_support
 
 __all__ = ["MemoryWorld"]
 
@@ -117,6 +117,8 @@ class MemoryWorld(WorldBase):
         super().__init__(scenario, clock)
         self.iterator_lifetime = iterator_lifetime
         self._request_numbers = itertools.count(1)
+        self._iterator_numbers = itertools.count(0x5A17E9)
+        self._iterators: dict[str, tuple[_Shard, int, float]] = {}
         self._kinesis = scenario.source is Source.KINESIS
         self._stream_arn = names.KINESIS_STREAM_ARN if self._kinesis else dynamodb_stream_arn(self.created_at)
         ordered = sorted(range(len(scenario.shards)), key=lambda i: scenario.shards[i].shard_id)
@@ -180,7 +182,7 @@ class MemoryWorld(WorldBase):
         return written
 
     def _request_id(self, service: str) -> str:
-        return deterministic_uuid(f"{service}-{next(self._request_numbers)}")
+        return counter_uuid(service, next(self._request_numbers))
 
     def _create_queue(self, name: str) -> None:
         self.queues[name] = _Queue(
@@ -288,20 +290,15 @@ class _StreamClient(_MemoryClient):
         return shard.sequences[-1] if shard.sequences else -1
 
     def _token(self, shard: _Shard, after: int) -> str:
-        return _b64(f"{shard.index}|{after}|{self._world.clock.elapsed!r}")
+        # Iterators are registered rather than encoded: a dict lookup is the cheapest opaque
+        # token there is, and every GetRecords hands out a new one.
+        world = self._world
+        token = f"{next(world._iterator_numbers):024x}"
+        world._iterators[token] = (shard, after, world.clock.elapsed)
+        return token
 
     def _untoken(self, token: str) -> tuple[_Shard, int, float] | None:
-        raw = _unb64(token)
-        parts = raw.split("|") if raw else []
-        if len(parts) != 3:
-            return None
-        try:
-            index, after, issued = int(parts[0]), int(parts[1]), float(parts[2])
-        except ValueError:
-            return None
-        if not 0 <= index < len(self._world._shards):
-            return None
-        return self._world._shards[index], after, issued
+        return self._world._iterators.get(token)
 
     def _check_age(self, api_name: str, request_id: str, issued: float) -> None:
         lifetime = self._world.iterator_lifetime
@@ -718,7 +715,7 @@ class MemorySQS(_MemoryClient):
     def _world_enqueue(self, queue: _Queue, body: str) -> _Message:
         world = self._world
         message = _Message(
-            message_id=deterministic_uuid(f"message-{next(world._request_numbers)}"),
+            message_id=counter_uuid("message", next(world._request_numbers)),
             body=body,
             md5=hashlib.md5(body.encode("utf-8")).hexdigest(),
             sent_ms=int(unix_seconds(world.clock.now()) * 1000),
@@ -818,7 +815,7 @@ class MemorySNS(_MemoryClient):
                 "Publish", request_id, "NotFound", "Topic does not exist", 404, extra={"Type": "Sender"}
             )
         world = self._world
-        message_id = deterministic_uuid(f"notification-{next(world._request_numbers)}")
+        message_id = counter_uuid("notification", next(world._request_numbers))
         now = world.clock.now()
         envelope: dict[str, Any] = {
             "Type": "Notification",
