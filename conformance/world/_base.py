@@ -297,6 +297,7 @@ class WorldBase(ABC):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self.function.retire()
             self._shutdown()
 
     def __enter__(self) -> WorldBase:

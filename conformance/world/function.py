@@ -80,6 +80,7 @@ class ScriptedFunction:
         self._by_seq: dict[int, tuple[int, int] | None] = {}
         self._lock = threading.Lock()
         self._invocations = 0
+        self._retired = False
 
     # ---- world side ---------------------------------------------------------------------------
 
@@ -98,6 +99,10 @@ class ScriptedFunction:
     def throttles_left(self, ref: tuple[int, int]) -> int:
         return self._states[ref].throttles_left
 
+    def retire(self) -> None:
+        """Called when the world closes: later invocations are refused, as in a closed world."""
+        self._retired = True
+
     @property
     def invocations(self) -> int:
         """Invoke calls answered so far, throttled ones included."""
@@ -108,9 +113,14 @@ class ScriptedFunction:
     def can_paginate(self, operation_name: str) -> bool:
         return False
 
+    def close(self) -> None:
+        """Nothing to release; boto3 clients have close() too, and pollers may call it."""
+
     def invoke(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if args:
             raise TypeError("invoke() only accepts keyword arguments.")
+        if self._retired:
+            raise RuntimeError("this world is closed: its function no longer answers; build a new world")
         support = self._support
         support.validate("Invoke", kwargs)
         with self._lock:

@@ -217,6 +217,8 @@ class _MemoryClient:
         """Nothing to release (boto3 clients have close() too)."""
 
     def _begin(self, api_name: str, params: dict[str, Any]) -> str:
+        if self._world._closed:
+            raise RuntimeError(f"this memory world is closed: its {self._service} client no longer answers")
         self._support.validate(api_name, params)
         return self._world._request_id(self._service)
 

@@ -88,6 +88,20 @@ def test_released_records_are_in_scenario_shard_order(backend: str, open_world: 
     assert [r.ref for r in world.released_records()] == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]
 
 
+def test_a_closed_memory_world_refuses_calls_like_a_closed_moto_world() -> None:
+    world = build_world(kinesis_scenario())
+    context = world.context()
+    world.close()
+    with pytest.raises(
+        RuntimeError, match="this memory world is closed: its kinesis client no longer answers"
+    ):
+        context.client("kinesis").list_shards(StreamName=names.STREAM_NAME)
+    with pytest.raises(RuntimeError, match="this world is closed: its function no longer answers"):
+        context.client("lambda").invoke(FunctionName=names.FUNCTION_ARN, Payload=b"{}")
+    context.client("lambda").close()  # boto3 clients have close(); it is not an AWS call
+    assert [c.error_code for c in world.trace.calls] == ["RuntimeError", "RuntimeError"]
+
+
 def test_a_clock_passed_in_is_used_and_must_read_the_scenario_start() -> None:
     scenario = kinesis_scenario()
     clock = VirtualClock(START, budget_seconds=60)
