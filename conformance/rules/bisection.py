@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
-from conformance.rules.analysis import Analysis, Attempt, Run
+from conformance.rules.analysis import PAYLOAD_LIMIT, Analysis, Attempt, Run
 from conformance.rules.common import (
     Findings,
     acceptable_retries,
@@ -22,16 +22,20 @@ from conformance.rules.responses import OutcomeKind
 __all__: list[str] = []
 
 
-def _failed_multi(run: Run) -> bool:
-    last = run.last
-    return last.reached and last.kind is OutcomeKind.FAILURE and len(last.positions) >= 2
+def _failed_multi(attempt: Attempt) -> bool:
+    """A batch of two or more records that reached the function and failed completely."""
+    return attempt.reached and attempt.kind is OutcomeKind.FAILURE and len(attempt.positions) >= 2
 
 
-def _lower_part(an: Analysis, run: Run) -> tuple[Attempt | None, list[tuple[int, ...]]]:
-    """The attempt after a failed batch and the record sets a retry of it may hold."""
-    following = run.following
+def _after(an: Analysis, attempt: Attempt) -> tuple[Attempt | None, list[tuple[int, ...]]]:
+    """The attempt after a failed one, and the record sets a retry of it may hold."""
+    following = an.next_attempt(attempt)
     at = following.at if following is not None else an.end_at
-    return following, acceptable_retries(an, run.last, at)
+    return following, acceptable_retries(an, attempt, at)
+
+
+def _failed_attempts(an: Analysis) -> list[Attempt]:
+    return [a for attempts in an.attempts.values() for a in attempts if _failed_multi(a)]
 
 
 @checker("BISECT-2")
@@ -40,41 +44,36 @@ def split_on_function_error(an: Analysis, out: Findings) -> None:
     part is invoked next (an invalid RBIF response may also be retried whole)."""
     if not an.settings.bisect:
         return
-    for runs in an.runs.values():
-        for run in runs:
-            if not _failed_multi(run):
-                continue
-            out.exercise()
-            span = an.labels(run.shard_id, run.positions)
-            following, allowed = _lower_part(an, run)
-            if following is None:
-                gone = an.discarded_after(run)
-                if gone and not an.age_justified(gone):
-                    out.violate(
-                        f"batch {span} failed with {run.last.outcome.detail} in {run.last.name} "
-                        "and was discarded "
-                        "without being split; with BisectBatchOnFunctionError it is split in two and retried"
-                    )
-                continue
-            if any(len(a) < 2 for a in allowed) and following.positions in allowed:
-                continue  # expiry left at most one record: nothing to split
-            if any(is_proper_prefix(following.positions, a) for a in allowed):
-                continue
-            if following.positions in allowed:
-                if run.last.outcome.invalid:
-                    continue  # SPEC is silent on bisecting invalid responses: either is accepted
+    for failed in _failed_attempts(an):
+        out.exercise()
+        span = an.labels(failed.shard_id, failed.positions)
+        detail = failed.outcome.detail
+        following, allowed = _after(an, failed)
+        if following is None:
+            gone = an.discarded_after(an.run_of(failed))
+            if gone and not an.age_justified(gone):
                 out.violate(
-                    f"batch {span} failed with {run.last.outcome.detail} in {run.last.name} and "
-                    "was retried whole "
-                    f"in {following.name}; with BisectBatchOnFunctionError it is split in two"
+                    f"batch {span} failed with {detail} in {failed.name} and was discarded without being "
+                    "split; with BisectBatchOnFunctionError it is split in two and retried"
                 )
-            else:
-                out.violate(
-                    f"after batch {span} failed with {run.last.outcome.detail} in {run.last.name}, "
-                    f"{following.name} carried {an.labels(run.shard_id, following.positions)}; bisection "
-                    "retries the lower half, starting at "
-                    f"{an.record(run.shard_id, allowed[0][0]).label}, first"
-                )
+            continue
+        if any(len(a) < 2 for a in allowed) and following.positions in allowed:
+            continue  # expiry left at most one record: nothing to split
+        if any(is_proper_prefix(following.positions, a) for a in allowed):
+            continue
+        if following.positions in allowed:
+            if failed.outcome.invalid:
+                continue  # SPEC is silent on bisecting invalid responses: either is accepted
+            out.violate(
+                f"batch {span} failed with {detail} in {failed.name} and was retried whole in "
+                f"{following.name}; with BisectBatchOnFunctionError it is split in two"
+            )
+        else:
+            out.violate(
+                f"after batch {span} failed with {detail} in {failed.name}, {following.name} carried "
+                f"{an.labels(failed.shard_id, following.positions)}; bisection retries the lower half, "
+                f"starting at {an.record(failed.shard_id, allowed[0][0]).label}, first"
+            )
 
 
 @checker("BISECT-3")
@@ -105,24 +104,20 @@ def split_until_isolated(an: Analysis, out: Findings) -> None:
     that succeeds is not delivered again."""
     if not an.settings.bisect:
         return
-    for runs in an.runs.values():
-        for run in runs:
-            if not _failed_multi(run):
-                continue
-            out.exercise()
-            following, allowed = _lower_part(an, run)
-            if following is None:
-                continue
-            for whole in allowed:
-                if is_proper_prefix(following.positions, whole):
-                    size, parts = len(following.positions), len(whole)
-                    halves = {parts // 2, (parts + 1) // 2}
-                    if size not in halves:
-                        out.violate(
-                            f"batch {an.labels(run.shard_id, whole)} was split into {size} + {parts - size} "
-                            f"records ({following.name}); bisection splits a batch in two halves"
-                        )
-                    break
+    for failed in _failed_attempts(an):
+        out.exercise()
+        following, allowed = _after(an, failed)
+        if following is None:
+            continue
+        for whole in allowed:
+            if is_proper_prefix(following.positions, whole):
+                size, parts = len(following.positions), len(whole)
+                if size not in (parts // 2, (parts + 1) // 2):
+                    out.violate(
+                        f"batch {an.labels(failed.shard_id, whole)} was split into {size} + {parts - size} "
+                        f"records ({following.name}); bisection splits a batch in two halves"
+                    )
+                break
     for fate in an.all_fates():
         acked = fate.acked_by
         if acked is not None:
@@ -137,8 +132,10 @@ def split_until_isolated(an: Analysis, out: Findings) -> None:
             continue
         if an.possibly_expired(fate.record, fate.discard.at):
             continue
-        out.exercise()
         last = fate.reached[-1]
+        if last.outcome.function_error is None:
+            continue  # exhausted partial failures discard the whole suffix (PBF-7)
+        out.exercise()
         if len(last.positions) > 1:
             out.violate(
                 f"record {fate.label} was discarded while still in a batch of {len(last.positions)} records "
@@ -230,8 +227,6 @@ def batch_size_unchanged(an: Analysis, out: Findings) -> None:
 
 
 def _would_cap(an: Analysis, attempt: Attempt) -> bool:
-    from conformance.rules.analysis import PAYLOAD_LIMIT
-
     record = an.record(attempt.shard_id, attempt.last + 1)
     return len(attempt.view.invocation.payload) + len(record.data) * 4 // 3 + 400 > PAYLOAD_LIMIT
 
@@ -270,34 +265,29 @@ def bisect_with_rbif(an: Analysis, out: Findings) -> None:
     failure is retried from the reported record to the end of the batch, not split."""
     if not (an.settings.bisect and an.settings.rbif):
         return
-    for runs in an.runs.values():
-        for run in runs:
-            last = run.last
+    for attempts in an.attempts.values():
+        for last in attempts:
             if not last.reached:
                 continue
-            span = an.labels(run.shard_id, run.positions)
-            following, allowed = _lower_part(an, run)
+            span = an.labels(last.shard_id, last.positions)
+            following, allowed = _after(an, last)
             if last.kind is OutcomeKind.FAILURE and last.outcome.function_error and len(last.positions) >= 2:
                 out.exercise()
-                if (
-                    following is not None
-                    and following.positions in allowed
-                    and all(len(a) >= 2 for a in allowed)
-                ):
+                retried_whole = following is not None and following.positions in allowed
+                if retried_whole and following is not None and all(len(a) >= 2 for a in allowed):
                     out.violate(
                         f"with ReportBatchItemFailures on, batch {span} failed with {last.outcome.detail} in "
-                        f"{last.name} and was retried whole in {following.name}; function errors "
-                        "are still bisected"
+                        f"{last.name} and was retried whole in {following.name}; function errors are still "
+                        "bisected"
                     )
             elif last.kind is OutcomeKind.PARTIAL and len(last.retry) >= 2:
                 out.exercise()
                 if following is not None and any(is_proper_prefix(following.positions, a) for a in allowed):
                     out.violate(
                         f"{last.name} returned {last.outcome.detail}, and {following.name} retried only "
-                        f"{an.labels(run.shard_id, following.positions)}; a partial failure is retried from "
-                        f"the reported record {an.record(run.shard_id, last.retry[0]).label} to "
-                        "the end of the "
-                        "batch, not bisected"
+                        f"{an.labels(last.shard_id, following.positions)}; a partial failure is retried from "
+                        f"the reported record {an.record(last.shard_id, last.retry[0]).label} to the end of "
+                        "the batch, not bisected"
                     )
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "credited",
     "doc_subject",
     "is_proper_prefix",
+    "may_have_expired_unsent",
     "ready_at",
     "view_subject",
 ]
@@ -122,3 +123,11 @@ def ready_at(an: Analysis, fate: Fate) -> float | None:
             return None
         return max(ready, resolved)
     return ready
+
+
+def may_have_expired_unsent(an: Analysis, fate: Fate, by: float) -> bool:
+    """Whether a record that was never sent may have grown too old before the poller had to
+    take it (by ``by`` at the latest): then a poller with no destination drops it silently."""
+    ready = ready_at(an, fate)
+    moment = by if ready is None else min(by, ready + an.slack + an.settings.window)
+    return an.possibly_expired(fate.record, moment)

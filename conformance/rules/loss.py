@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from conformance.observation import RunStatus
 from conformance.rules.analysis import Analysis, Fate, seconds
-from conformance.rules.common import Findings, checker, ready_at
+from conformance.rules.common import Findings, checker, may_have_expired_unsent
 
 __all__: list[str] = []
 
@@ -22,10 +22,7 @@ def _age_excuses(an: Analysis, fate: Fate) -> bool:
         return False
     if fate.sends:
         return an.possibly_expired(fate.record, discard.at)
-    # Never sent: only if it was already (nearly) too old when the poller could first take it.
-    ready = ready_at(an, fate)
-    moment = discard.at if ready is None else min(discard.at, ready + an.slack + an.settings.window)
-    return an.possibly_expired(fate.record, moment)
+    return may_have_expired_unsent(an, fate, discard.at)
 
 
 @checker("LOSS-1")

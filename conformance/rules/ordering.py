@@ -191,7 +191,10 @@ def shards_independent(an: Analysis, out: Findings) -> None:
             end_at = max(
                 (f.resolved_at if f.resolved_at is not None else an.end_at for f in fates), default=an.end_at
             )
-            if len(retries) < 2 or end_at - failed.at <= an.settings.window + an.slack:
+            # Two retries of this shard give a fair poller time to serve the others, unless a
+            # batching window may keep them waiting.
+            window = an.settings.window
+            if len(retries) < 2 or (window > 0 and end_at - failed.at <= window + an.slack):
                 continue
             for other in an.shards:
                 if other == shard_id:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from conformance.observation import Observation, RunStatus
+from conformance.rules import check
 from conformance.scenario import (
     INVALID_FORMS,
     SUCCESS_FORMS,
@@ -187,6 +188,8 @@ class History:
         error_code: str | None = None,
         ticks: tuple[int, int] | None = None,
     ) -> Call:
+        if self.calls and self.at(at) < self.calls[-1].at:
+            raise ValueError(f"calls must be written in time order: {at} s comes after {self.calls[-1].at}")
         if ticks is None:
             self._tick += 2
             ticks = (self._tick - 1, self._tick)
@@ -400,6 +403,14 @@ class History:
             ended_at_offset=ended_at if ended_at is not None else last + 30.0,
             polls=10,
         )
+
+    def violations(self, rule_id: str, **build: Any) -> list[str]:
+        """Build the observation, check ``rule_id`` on it, insist the rule was exercised, and
+        return the violation messages."""
+        result = check(rule_id, self.build(**build))
+        assert result.exercised > 0, f"{rule_id} was not exercised by this history"
+        assert all(message.endswith(f"({rule_id})") for message in (v.message for v in result.violations))
+        return [v.message for v in result.violations]
 
 
 @pytest.fixture(scope="session")

@@ -125,12 +125,12 @@ def bisect_rbif(history: type[History]) -> Observation:
     b = h.put_many(3, shard=1)
     c = h.put_many(2, shard=2)
     h.fail(a, 0)
-    h.ok(a[:1], 1)
-    h.ok(a[1:], 2)
     h.partial(b, 0, reported=[b[1]])
-    h.ok(b[1:], 1)
     h.throttle(c, 0)
+    h.ok(a[:1], 1)
+    h.ok(b[1:], 1)
     h.ok(c, 1)
+    h.ok(a[1:], 2)
     return h.build()
 
 
