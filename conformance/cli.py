@@ -188,7 +188,7 @@ def _usage_errors() -> tuple[type[Exception], ...]:
 
 def _run(arguments: argparse.Namespace) -> int:
     from conformance.discovery import resolve_poller
-    from conformance.expectations import NO_EXPECTATIONS, load_expectations
+    from conformance.expectations import NO_EXPECTATIONS, Gate, load_expectations
     from conformance.profiles import default_profile_name
     from conformance.report import (
         format_failure,
@@ -199,7 +199,7 @@ def _run(arguments: argparse.Namespace) -> int:
         write_results,
     )
     from conformance.rules import CATALOGUE
-    from conformance.runner import RunOptions, results_file, run_rules, select_rules
+    from conformance.runner import RunOptions, resolve_profile, results_file, run_rules, select_rules
 
     adapter = resolve_poller(arguments.poller)
     spec = arguments.poller or _env_poller()
@@ -214,6 +214,7 @@ def _run(arguments: argparse.Namespace) -> int:
             "no rule matches the --rule/--level selection; run `stream-conformance rules` to list them"
         )
     profile = arguments.profile or default_profile_name()
+    resolve_profile(profile)  # an unknown profile is a usage error before anything runs
     if arguments.max_examples is not None and arguments.max_examples < 1:
         raise UsageError(f"--max-examples must be at least 1, got {arguments.max_examples}")
     results_dir = Path(arguments.results)
@@ -240,6 +241,11 @@ def _run(arguments: argparse.Namespace) -> int:
     for outcome in attention:
         print()
         print(format_failure(outcome))
+    skipped = [o for o in outcomes if o.gate is Gate.SKIP]
+    if skipped:
+        print("\nskipped:")
+        for outcome in skipped:
+            print(f"  {outcome.result.rule_id}: {outcome.result.message or outcome.note}")
     warned = [o for o in outcomes if o.result.warnings and not o.needs_attention]
     for outcome in warned:
         for warning in outcome.result.warnings:

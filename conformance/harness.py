@@ -314,7 +314,7 @@ def _nothing() -> None:
 
 def _describe(error: BaseException) -> str:
     """``ValueError: boom`` followed by the last frames of the traceback."""
-    frames = traceback.extract_tb(error.__traceback__)[-6:]
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__][-6:]
     head = "".join(traceback.format_exception_only(type(error), error)).strip()
     return f"{head}\n" + "".join(traceback.format_list(frames)).rstrip()
 

@@ -115,7 +115,7 @@ def format_matrix(outcomes: Sequence[Outcome]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths] + ["-------"]), *(line(r) for r in rows)])
 
 
-def format_failure(outcome: Outcome) -> str:
+def format_failure(outcome: Outcome, *, seed_option: str = "--seed") -> str:
     """Everything needed to understand and reproduce one failure: the prose message, the seed,
     the shrunk scenario and the exact replay command."""
     result = outcome.result
@@ -125,7 +125,7 @@ def format_failure(outcome: Outcome) -> str:
         lines.append(textwrap.indent(outcome.note, "  "))
     if result.message and outcome.gate is not Gate.STALE:
         lines.append(textwrap.indent(result.message, "  "))
-    lines.append(f"  seed: {result.seed}  (repeat the whole search with --seed {result.seed})")
+    lines.append(f"  seed: {result.seed}  (repeat the whole search with {seed_option} {result.seed})")
     for number, example in enumerate(result.counterexamples, start=1):
         if len(result.counterexamples) > 1:
             lines.append(f"  counterexample {number}: {_one_line(example.message, 100)}")

@@ -29,7 +29,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hypothesis import HealthCheck, Verbosity, given, seed, settings
+from hypothesis import HealthCheck, Verbosity, given, reject, seed, settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
@@ -58,10 +58,12 @@ __all__ = [
     "load_failure",
     "replay",
     "replay_command",
+    "resolve_profile",
     "results_file",
     "run_rule",
     "run_rules",
     "select_rules",
+    "skip_reason",
 ]
 
 DEFAULT_RESULTS_DIR = Path("conformance-results")
@@ -263,14 +265,18 @@ def run_rule(
 ) -> RuleResult:
     """Search for a counterexample to ``rule`` and return the verdict."""
     base = RuleResult(rule.id, _level(rule), rule.family, rule.title, Verdict.SKIP)
-    missing = adapter.capabilities.lacks(frozenset(rule.needs))
-    if missing:
-        return replace(base, message=_skip_reason(rule, adapter, missing))
+    reason = skip_reason(rule, adapter)
+    if reason:
+        return replace(base, message=reason)
     search = _Search(rule, adapter, options, progress or _Silent())
     return search.run(base)
 
 
-def _skip_reason(rule: Rule, adapter: Adapter, missing: frozenset[str]) -> str:
+def skip_reason(rule: Rule, adapter: Adapter) -> str | None:
+    """Why ``rule`` is skipped for ``adapter`` (a capability it needs is not claimed), or None."""
+    missing = adapter.capabilities.lacks(frozenset(rule.needs))
+    if not missing:
+        return None
     notes = adapter.capabilities.notes
     parts = [f"{name} ({notes[name]})" if name in notes else name for name in sorted(missing)]
     return f"{adapter.name} does not claim {', '.join(parts)}, which {rule.id} needs"
@@ -293,14 +299,19 @@ class _Search:
 
     def attempt(self, scenario: Scenario) -> None:
         from conformance.rules import check, violation_error
+        from conformance.world import UnrealisableScenario
 
         if self.stopped is not None:
             return  # a hang was seen: no more wall time is spent on this rule
-        self.examples += 1
         try:
             observation = run_scenario(
                 self.adapter, scenario, world=self.options.world, budget=self.options.budget
             )
+        except UnrealisableScenario:
+            # The backend cannot hold this scenario (moto has one DynamoDB shard): not an example.
+            reject()
+        self.examples += 1
+        try:
             if observation.status is RunStatus.INCONCLUSIVE:
                 self._inconclusive(scenario, observation)
                 return
@@ -328,7 +339,7 @@ class _Search:
         raise self._remember(InconclusiveRun(observation.reason), scenario)
 
     def run(self, base: RuleResult) -> RuleResult:
-        profile = _profile_settings(self.options.profile)
+        profile = resolve_profile(self.options.profile)
         run_seed = self.options.seed
         if run_seed is None:
             run_seed = 0 if profile.derandomize else random.SystemRandom().randrange(2**32)
@@ -533,22 +544,22 @@ def features_used(scenario: Scenario) -> frozenset[str]:
 # ---- Hypothesis settings and database ------------------------------------------------------------
 
 
-def _profile_settings(name: str | None) -> settings:
+def resolve_profile(name: str | None) -> settings:
     """The settings of profile ``name``: one of the kit's (``ci``, ``dev``, ``deep``) or any
     other registered Hypothesis profile. It is not loaded as the process default, which would
     change the settings of the user's own Hypothesis tests under the pytest plugin."""
     if name is None:
         return settings()
-    from conformance.profiles import PROFILES, profile_settings
+    from conformance.profiles import PROFILES, UnknownProfileError, profile_settings
 
     if name in PROFILES:
         return profile_settings(name)
     try:
         return settings.get_profile(name)
     except Exception:
-        raise ValueError(
+        raise UnknownProfileError(
             f"unknown Hypothesis profile {name!r}: stream-conformance profiles are "
-            f"{', '.join(repr(p) for p in PROFILES)}"
+            f"{', '.join(repr(p) for p in PROFILES)} (any other registered Hypothesis profile works too)"
         ) from None
 
 
@@ -687,9 +698,9 @@ def replay(
     results = []
     for rule in rules:
         base = RuleResult(rule.id, _level(rule), rule.family, rule.title, Verdict.PASS, examples=1)
-        missing = adapter.capabilities.lacks(frozenset(rule.needs))
-        if missing:
-            results.append(replace(base, verdict=Verdict.SKIP, message=_skip_reason(rule, adapter, missing)))
+        reason = skip_reason(rule, adapter)
+        if reason:
+            results.append(replace(base, verdict=Verdict.SKIP, message=reason))
         elif observation.status is RunStatus.INCONCLUSIVE:
             results.append(replace(base, verdict=Verdict.INCONCLUSIVE, message=observation.reason))
         else:
