@@ -179,7 +179,7 @@ def test_junitxml_carries_the_rule_ids_and_the_search_figures(project: pytest.Py
     assert set(found) == {"ORD-1", "ORD-2"}
     case = found["ORD-2"]
     assert case.get("classname") == "conformance"
-    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    properties = {p.get("name"): p.get("value", "") for p in case.iter("property")}
     assert properties["verdict"] == "pass"
     assert properties["seed"] == "0"
     assert int(properties["examples"]) > 0
