@@ -126,13 +126,8 @@ def retry_from_lowest(an: Analysis, out: Findings) -> None:
                 continue
             if attempt.acked and following.first == attempt.first:
                 continue  # the whole batch was restarted: PBF-2
-            run = an.run_of(attempt)
-            if (
-                run.last is attempt
-                and an.discarded_after(run)
-                and attempt.retry[0] not in following.positions
-            ):
-                continue  # the rest was discarded: PBF-7 and PBF-8 judge that
+            if not set(following.positions) & set(attempt.retry):
+                continue  # the rest was discarded, not retried: PBF-7 and PBF-8 judge that
             allowed = acceptable_retries(an, attempt, following.at)
             if following.positions in allowed:
                 continue
