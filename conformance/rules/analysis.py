@@ -23,7 +23,7 @@ from typing import Any
 from conformance.observation import Observation, RunStatus
 from conformance.rules.responses import Outcome, OutcomeKind, classify
 from conformance.scenario import Source
-from conformance.trace import DestinationWrite, Invocation, StreamRecord
+from conformance.trace import DestinationWrite, Invocation, StreamRecord, abbreviate
 
 __all__ = [
     "PAYLOAD_LIMIT",
@@ -233,8 +233,7 @@ class Doc:
 
     @property
     def name(self) -> str:
-        where = f", key {self.write.s3_key}" if self.write.s3_key else ""
-        return f"destination document #{self.number} ({self.kind}{where}, at {seconds(self.at)})"
+        return f"destination document #{self.number} ({self.kind}, at {seconds(self.at)})"
 
 
 @dataclass(frozen=True)
@@ -262,6 +261,8 @@ class Fate:
     acked_by: Attempt | None
     docs: tuple[Doc, ...]
     discard: Discard | None
+    label: str
+    """How messages name the record (``Analysis.label``)."""
 
     @property
     def in_scope(self) -> bool:
@@ -286,10 +287,6 @@ class Fate:
         if self.discard is not None and self.discard.how != "end":
             times.append(self.discard.at)
         return min(times) if times else None
-
-    @property
-    def label(self) -> str:
-        return self.record.label
 
 
 @dataclass(frozen=True)
@@ -431,15 +428,22 @@ class Analysis:
     def all_fates(self) -> Iterable[Fate]:
         return self.fates.values()
 
+    def label(self, record: StreamRecord) -> str:
+        """How messages name a record: ``StreamRecord.label`` (``49590…0007 on shardId-…``), or
+        the full sequence number when the abbreviation would not tell two records apart."""
+        if abbreviate(record.sequence_number) in self._ambiguous:
+            return f"{record.sequence_number} on {record.shard_id}"
+        return record.label
+
     def labels(self, shard_id: str, positions: Sequence[int]) -> str:
         """``"49590…0003 to 49590…0007 on shardId-…"`` or one record's label."""
         if not positions:
             return f"no records on {shard_id}"
-        first = self.record(shard_id, positions[0])
+        first = self.label(self.record(shard_id, positions[0]))
         if len(positions) == 1:
-            return first.label
-        last = self.record(shard_id, positions[-1])
-        return f"{first.label.rsplit(' on ', 1)[0]} to {last.label} ({len(positions)} records)"
+            return first
+        last = self.label(self.record(shard_id, positions[-1]))
+        return f"{first.rsplit(' on ', 1)[0]} to {last} ({len(positions)} records)"
 
     def run_of(self, attempt: Attempt) -> Run:
         return self._run_of[(attempt.shard_id, attempt.number)]
@@ -496,6 +500,10 @@ class Analysis:
             grouped.setdefault(record.shard_id, []).append(record)
         self._position: dict[tuple[str, int], int] = {}
         self._by_number: dict[int, list[StreamRecord]] = {}
+        spellings: dict[str, set[str]] = {}
+        for record in records:
+            spellings.setdefault(abbreviate(record.sequence_number), set()).add(record.sequence_number)
+        self._ambiguous = {short for short, full in spellings.items() if len(full) > 1}
         for shard_id, shard_records in grouped.items():
             ordered = tuple(sorted(shard_records, key=lambda r: _as_int(r.sequence_number)))
             self.shards[shard_id] = ordered
@@ -634,7 +642,7 @@ class Analysis:
                 elif self.completed and (scope is Scope.IN or sends):
                     discard = Discard(self._end_index, self.end_at, None, "end")
             self.fates[(shard_id, position)] = Fate(
-                record, position, scope, sends, acked_by, described, discard
+                record, position, scope, sends, acked_by, described, discard, self.label(record)
             )
 
     def _runs(self, shard_id: str) -> tuple[Run, ...]:

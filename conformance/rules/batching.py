@@ -170,5 +170,5 @@ def _previous_label(an: Analysis, number: int) -> str:
     for view in reversed(an.views[: number - 1]):
         records = [s.record for s in view.sent if s.record is not None]
         if records:
-            return f" (the invocation before it carried {records[-1].label})"
+            return f" (the invocation before it carried {an.label(records[-1])})"
     return ""

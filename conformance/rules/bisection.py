@@ -72,7 +72,7 @@ def split_on_function_error(an: Analysis, out: Findings) -> None:
             out.violate(
                 f"after batch {span} failed with {detail} in {failed.name}, {following.name} carried "
                 f"{an.labels(failed.shard_id, following.positions)}; bisection retries the lower half, "
-                f"starting at {an.record(failed.shard_id, allowed[0][0]).label}, first"
+                f"starting at {an.label(an.record(failed.shard_id, allowed[0][0]))}, first"
             )
 
 
@@ -221,7 +221,8 @@ def batch_size_unchanged(an: Analysis, out: Findings) -> None:
             if waiting and len(attempt.positions) <= smallest and not _would_cap(an, attempt):
                 out.violate(
                     f"after bisection, {attempt.name} carried only {len(attempt.positions)} new record(s) "
-                    f"although record {an.record(shard_id, attempt.last + 1).label} had already been read; "
+                    f"although record {an.label(an.record(shard_id, attempt.last + 1))} had "
+                    "already been read; "
                     f"bisection does not change BatchSize ({limit})"
                 )
 
@@ -286,7 +287,8 @@ def bisect_with_rbif(an: Analysis, out: Findings) -> None:
                     out.violate(
                         f"{last.name} returned {last.outcome.detail}, and {following.name} retried only "
                         f"{an.labels(last.shard_id, following.positions)}; a partial failure is retried from "
-                        f"the reported record {an.record(last.shard_id, last.retry[0]).label} to the end of "
+                        f"the reported record {an.label(an.record(last.shard_id, last.retry[0]))} "
+                        "to the end of "
                         "the batch, not bisected"
                     )
 

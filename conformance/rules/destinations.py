@@ -125,7 +125,7 @@ def one_document_per_batch(an: Analysis, out: Findings) -> None:
             earlier = by_record.setdefault((doc.shard_id, position), doc)
             if earlier is not doc:
                 out.violate(
-                    f"record {an.record(doc.shard_id, position).label} is described by "
+                    f"record {an.label(an.record(doc.shard_id, position))} is described by "
                     f"{earlier.name} and again "
                     f"by {doc.name}; one document is sent per discarded batch"
                 )
@@ -366,7 +366,7 @@ def arrivals_from_records(an: Analysis, out: Findings) -> None:
             record = an.record(doc.shard_id, position)
             if abs((instant - record.arrival).total_seconds()) > tolerance:
                 out.violate(
-                    f"{doc.name} gives {key} {text}, but record {record.label} arrived at "
+                    f"{doc.name} gives {key} {text}, but record {an.label(record)} arrived at "
                     f"{record.arrival.isoformat(timespec='milliseconds')}; the value is the "
                     "record's arrival time"
                 )
@@ -390,7 +390,8 @@ def describes_discarded_range(an: Analysis, out: Findings) -> None:
         subject = doc_subject(an, doc)
         if an.position_of(end) < an.position_of(start):
             out.violate(
-                f"{doc.name} gives endSequenceNumber {end.label} before startSequenceNumber {start.label}"
+                f"{doc.name} gives endSequenceNumber {an.label(end)} before startSequenceNumber "
+                f"{an.label(start)}"
             )
             continue
         size = info.get("batchSize")
@@ -524,7 +525,7 @@ def s3_payload(an: Analysis, out: Findings) -> None:
             if sent is not None:
                 if raw != sent:
                     out.violate(
-                        f"{subject}: the payload record for {record.label} differs from the record "
+                        f"{subject}: the payload record for {an.label(record)} differs from the record "
                         "sent to the "
                         "function"
                     )
@@ -537,7 +538,7 @@ def s3_payload(an: Analysis, out: Findings) -> None:
             named = inner.get(number_key) if isinstance(inner, Mapping) else None
             problems = _record_problems(an, raw, record if named == record.sequence_number else None)
             if problems:
-                out.violate(f"{subject}: the payload record for {record.label} has {'; '.join(problems)}")
+                out.violate(f"{subject}: the payload record for {an.label(record)} has {'; '.join(problems)}")
                 break
 
 
@@ -588,7 +589,8 @@ def s3_key_time(an: Analysis, out: Findings) -> None:
         got_stamp = f"{match['y2']}-{match['m2']}-{match['d2']}T{match['H']}.{match['M']}.{match['S']}"
         if (got_path, got_stamp) != (path, stamp):
             out.violate(
-                f"{doc_subject(an, doc)} has timestamp {doc.document.get('timestamp')}, so its key holds "
+                f"{doc_subject(an, doc)} has timestamp {doc.document.get('timestamp')}, so its key "
+                f"{doc.write.s3_key!r} holds "
                 f"{path}/{stamp}, but the key has {got_path}/{got_stamp}"
             )
 

@@ -235,9 +235,9 @@ def _is_base64(value: Any) -> bool:
 # ---- checkers ------------------------------------------------------------------------------------
 
 
-def _subject(sent: Sent, view: InvocationView) -> str:
+def _subject(an: Analysis, sent: Sent, view: InvocationView) -> str:
     if sent.record is not None:
-        return f"record {sent.record.label} in {view.name}"
+        return f"record {an.label(sent.record)} in {view.name}"
     return f"record #{sent.index + 1} of {view.name}"
 
 
@@ -276,7 +276,7 @@ def _check_records(an: Analysis, out: Findings, validate: Any) -> None:
             out.exercise()
             problems = validate(sent)
             if problems:
-                out.violate(f"{_subject(sent, view)} has {'; '.join(problems)}")
+                out.violate(f"{_subject(an, sent, view)} has {'; '.join(problems)}")
 
 
 @checker("EVT-K-1")
@@ -329,13 +329,14 @@ def dynamodb_record(an: Analysis, out: Findings) -> None:
             earlier = given.setdefault(key, event_id)
             if earlier != event_id:
                 out.violate(
-                    f"{_subject(sent, view)} has eventID {event_id!r}, but it was delivered before with "
+                    f"{_subject(an, sent, view)} has eventID {event_id!r}, but it was delivered before with "
                     f"eventID {earlier!r}; the eventID is the stream record's"
                 )
             owner = ids.setdefault(event_id, record)
             if owner is not record:
                 out.violate(
-                    f"{_subject(sent, view)} has eventID {event_id!r}, already used by record {owner.label}"
+                    f"{_subject(an, sent, view)} has eventID {event_id!r}, already used by record "
+                    f"{an.label(owner)}"
                 )
 
 

@@ -64,7 +64,8 @@ def no_loss(an: Analysis, out: Findings) -> None:
             else "it never failed"
         )
         out.violate(
-            f"record {fate.label} was lost: {when} without being acknowledged, and {reason} nor grew too old"
+            f"record {fate.label} was lost: {when} without being acknowledged, although {reason} and it "
+            "was not too old to process"
         )
 
 

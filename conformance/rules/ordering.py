@@ -25,7 +25,8 @@ def one_shard_per_batch(an: Analysis, out: Findings) -> None:
             first = next(r for r in records if r.shard_id == shards[0])
             other = next(r for r in records if r.shard_id == shards[1])
             out.violate(
-                f"{view.name} mixed records of {len(shards)} shards: {first.label} and {other.label}; "
+                f"{view.name} mixed records of {len(shards)} shards: {an.label(first)} and "
+                f"{an.label(other)}; "
                 "a batch holds records of exactly one shard"
             )
             continue
@@ -51,7 +52,9 @@ def ascending_in_batch(an: Analysis, out: Findings) -> None:
         for sent in view.sent:
             if sent.record is None or sent.sequence_number is None or not sent.sequence_number.isdigit():
                 continue
-            groups.setdefault(sent.record.shard_id, []).append((int(sent.sequence_number), sent.record.label))
+            groups.setdefault(sent.record.shard_id, []).append(
+                (int(sent.sequence_number), an.label(sent.record))
+            )
         if any(len(g) >= 2 for g in groups.values()):
             out.exercise()
         for group in groups.values():
@@ -102,8 +105,8 @@ def checkpoint_after_success(an: Analysis, out: Findings) -> None:
                 record = an.record(shard_id, back[0])
                 verb = "delivered again" if back[0] in before.acked else "delivered"
                 out.violate(
-                    f"record {record.label} was {verb} in {after.name} after {before.name} had succeeded "
-                    f"with the batch ending at {an.record(shard_id, before.last).label}; the checkpoint "
+                    f"record {an.label(record)} was {verb} in {after.name} after {before.name} had succeeded "
+                    f"with the batch ending at {an.label(an.record(shard_id, before.last))}; the checkpoint "
                     "moves past a successful batch"
                 )
                 continue
@@ -114,8 +117,9 @@ def checkpoint_after_success(an: Analysis, out: Findings) -> None:
                     continue
                 out.violate(
                     f"after {before.name} succeeded with the batch ending at "
-                    f"{an.record(shard_id, before.last).label}, the next batch ({after.name}) began at "
-                    f"{an.record(shard_id, after.first).label}, skipping record {fate.label}; the next batch "
+                    f"{an.label(an.record(shard_id, before.last))}, the next batch ({after.name}) began at "
+                    f"{an.label(an.record(shard_id, after.first))}, skipping record {fate.label}; "
+                    "the next batch "
                     "starts right after the checkpoint"
                 )
                 break
@@ -157,7 +161,7 @@ def error_blocks_shard(an: Analysis, out: Findings) -> None:
                         continue  # discarded, silently, at this point: other rules judge how
                 carried = an.record(shard_id, top)
                 out.violate(
-                    f"record {carried.label} was delivered ({attempt.name}) before {fate.label}, "
+                    f"record {an.label(carried)} was delivered ({attempt.name}) before {fate.label}, "
                     "which failed "
                     f"in {failed_in.name}, had been acknowledged or discarded; an error blocks its shard"
                 )
@@ -208,7 +212,7 @@ def shards_independent(an: Analysis, out: Findings) -> None:
                 )
                 if not served:
                     out.violate(
-                        f"record {waiting.label} (in the stream since "
+                        f"record {an.label(waiting)} (in the stream since "
                         f"{seconds(an.written(waiting))}) was not "
                         f"processed while {shard_id} retried its failing batch "
                         f"{an.labels(shard_id, failed.retry)} ({len(retries)} retries from "
@@ -278,8 +282,9 @@ def partition_key_order(an: Analysis, out: Findings) -> None:
             ):
                 if first_b < first_a:
                     out.violate(
-                        f"record {an.record(shard_id, p_b).label} was first delivered before "
-                        f"{an.record(shard_id, p_a).label}, an earlier record with the same partition key; "
+                        f"record {an.label(an.record(shard_id, p_b))} was first delivered before "
+                        f"{an.label(an.record(shard_id, p_a))}, an earlier record with the same "
+                        "partition key; "
                         "order is kept per partition key"
                     )
 

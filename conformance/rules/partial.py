@@ -33,7 +33,7 @@ def _acknowledged_check(an: Analysis, out: Findings, attempt: Attempt, why: str)
         if again:
             out.violate(
                 f"{attempt.name} returned {why}, yet record "
-                f"{an.record(attempt.shard_id, again[0]).label} was "
+                f"{an.label(an.record(attempt.shard_id, again[0]))} was "
                 f"delivered again in {following.name}"
             )
             return
@@ -46,7 +46,7 @@ def _acknowledged_check(an: Analysis, out: Findings, attempt: Attempt, why: str)
             position = min(set(doc.positions) & set(attempt.positions))
             out.violate(
                 f"{attempt.name} returned {why}, yet record "
-                f"{an.record(attempt.shard_id, position).label} was "
+                f"{an.label(an.record(attempt.shard_id, position))} was "
                 f"discarded in {doc.name}"
             )
             return
@@ -101,7 +101,8 @@ def identifiers_are_sequence_numbers(an: Analysis, out: Findings) -> None:
                 out.violate(
                     f"{attempt.name} returned {attempt.outcome.detail}, naming records by sequence "
                     "number, yet "
-                    f"{where} treated the whole batch from {first.label} as failed; a valid partial failure "
+                    f"{where} treated the whole batch from {an.label(first)} as failed; a valid "
+                    "partial failure "
                     "acknowledges the records before the lowest reported one"
                 )
 
@@ -138,21 +139,22 @@ def retry_from_lowest(an: Analysis, out: Findings) -> None:
                 out.violate(
                     f"{attempt.name} returned {attempt.outcome.detail}; the lowest reported record "
                     "(compared as "
-                    f"integers) is {lowest.label}, but the retry {following.name} began at "
-                    f"{an.record(attempt.shard_id, following.first).label}"
+                    f"integers) is {an.label(lowest)}, but the retry {following.name} began at "
+                    f"{an.label(an.record(attempt.shard_id, following.first))}"
                 )
             else:
                 missing = sorted(set(allowed[0]) - set(following.positions))
                 extra = sorted(set(following.positions) - set(allowed[0]))
                 what = (
-                    f"lacks record {an.record(attempt.shard_id, missing[0]).label}"
+                    f"lacks record {an.label(an.record(attempt.shard_id, missing[0]))}"
                     if missing
-                    else f"adds record {an.record(attempt.shard_id, extra[0]).label}"
+                    else f"adds record {an.label(an.record(attempt.shard_id, extra[0]))}"
                 )
                 out.violate(
                     f"the retry {following.name} after {attempt.name} returned "
                     f"{attempt.outcome.detail} {what}; "
-                    f"it holds the lowest reported record {lowest.label} and every later record of the batch"
+                    f"it holds the lowest reported record {an.label(lowest)} and every later "
+                    "record of the batch"
                 )
 
 
@@ -185,7 +187,7 @@ def _complete_failure(an: Analysis, out: Findings, attempt: Attempt, expected_er
             out.violate(
                 f"after {attempt.name} returned {detail}, a complete failure, the retry "
                 f"{following.name} began at "
-                f"{an.record(attempt.shard_id, following.first).label} instead of {first.label}"
+                f"{an.label(an.record(attempt.shard_id, following.first))} instead of {an.label(first)}"
             )
         return
     run = an.run_of(attempt)

@@ -196,7 +196,8 @@ def record_age(an: Analysis, out: Findings) -> None:
             record = an.record(doc.shard_id, position)
             if not an.possibly_expired(record, doc.at):
                 out.violate(
-                    f"{doc.name} discarded record {record.label} as RecordAgeExceeded although it was only "
+                    f"{doc.name} discarded record {an.label(record)} as RecordAgeExceeded although "
+                    "it was only "
                     f"{an.age(record, doc.at):.3f} s old (limit {limit:g} s); fresh records of a batch are "
                     "invoked, only the expired ones are discarded"
                 )
@@ -304,7 +305,8 @@ def discard_unblocks(an: Analysis, out: Findings) -> None:
         if again is not None:
             position = min(set(again.positions) & set(doc.positions))
             out.violate(
-                f"record {an.record(doc.shard_id, position).label} was delivered again in {again.name} after "
+                f"record {an.label(an.record(doc.shard_id, position))} was delivered again in "
+                f"{again.name} after "
                 f"{doc.name} had discarded it; a discard moves the checkpoint past the batch"
             )
             continue

@@ -51,7 +51,7 @@ def _read_from_start(an: Analysis, out: Findings, what: str) -> None:
             if an.possibly_expired(fate.record, at):
                 continue
             out.violate(
-                f"the first batch of {shard_id} began at {an.record(shard_id, position).label}, "
+                f"the first batch of {shard_id} began at {an.label(an.record(shard_id, position))}, "
                 "skipping record "
                 f"{fate.label} (arrived {seconds(an.written(fate.record))}), which {what} reads"
             )

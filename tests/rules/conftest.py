@@ -119,7 +119,7 @@ class History:
     ) -> StreamRecord:
         index = len(self.specs[shard])
         base = KINESIS_BASE if self.kinesis else DDB_BASE
-        number = sequence_number or str(base + shard * 10**12 + (index + 1) * 1000)
+        number = sequence_number or str(base + shard * 10**12 + (index + 1) * 1000 + shard)
         spec = RecordSpec(number, key or f"key-{shard}-{index}", data, arrival)
         self.specs[shard].append(spec)
         instant = self.at(arrival)

@@ -246,3 +246,13 @@ def test_one_analysis_per_observation(history: type[History]) -> None:
     observation = h.build()
     assert analyse(observation) is analyse(observation)
     assert analyse(h.build()) is not analyse(observation)
+
+
+def test_records_whose_abbreviations_collide_are_named_in_full(history: type[History]) -> None:
+    h = history("kinesis", shards=2)
+    a = h.put(0, sequence_number="49590000000000000000000000000000000000000000000000001234")
+    b = h.put(1, sequence_number="49590000000000000000000000000000000000000000000000011234")
+    assert a.label.split(" on ")[0] == b.label.split(" on ")[0]  # "49590…1234" both
+    h.ok([a, b], 0)
+    (message,) = h.violations("ORD-1")
+    assert f"{a.sequence_number} on {a.shard_id} and {b.sequence_number} on {b.shard_id}" in message

@@ -268,7 +268,10 @@ def test_s3key2_the_key_time_is_the_timestamp(history: type[History]) -> None:
     )
     h, p = s3_with_key(history, key + "00000000-0000-4000-8000-000000000001")
     (message,) = h.violations("S3KEY-2")
-    assert p.label in message and "its key holds 2024/03/01/2024-03-01T12.00.01" in message
+    assert (
+        p.label in message
+        and "holds 2024/03/01/2024-03-01T12.00.01, but the key has 2024/03/01/2024-03-01T12.00.00" in message
+    )
 
 
 def test_s3key3_mapping_uuid_and_shard(history: type[History]) -> None:
