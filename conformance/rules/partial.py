@@ -334,7 +334,7 @@ def shrunken_batch_count(an: Analysis, out: Findings) -> None:
             if last.kind is OutcomeKind.PARTIAL and last.acked:
                 # The suffix left by this partial failure: discarded without being invoked?
                 gone = an.discarded_after(run)
-                if gone and not an.age_justified(gone):
+                if len(gone) == len(last.retry) and not an.age_justified(gone):
                     out.exercise()
                     out.violate(
                         f"after {last.name} returned {last.outcome.detail}, the shrunken batch "

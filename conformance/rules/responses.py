@@ -18,6 +18,8 @@ from conformance.trace import Invocation
 
 __all__ = ["Outcome", "OutcomeKind", "classify", "describe_value"]
 
+_NOTHING: Any = object()
+
 # Error codes of an Invoke call that was throttled: the function never ran (RETRY-6).
 _THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException"})
 
@@ -39,13 +41,24 @@ class OutcomeKind(Enum):
 @dataclass(frozen=True)
 class Outcome:
     kind: OutcomeKind
-    detail: str
-    """Prose for messages: "a function error (Unhandled)", "the success response ''" ..."""
+    what: str
+    """Prose for messages, before the response: "a function error (Unhandled)", "the success
+    response" ..."""
+    response: Any = _NOTHING
+    """The parsed response, shown after ``what`` in messages (rendered only when needed:
+    outcomes are classified for every invocation, messages are rare)."""
     function_error: str | None = None
     invalid: bool = False
     """A complete failure caused by an invalid RBIF response (PBF-5), not by a function error."""
     lowest: str | None = None
     """PARTIAL: the lowest reported sequence number (numeric comparison, PBF-3)."""
+
+    @property
+    def detail(self) -> str:
+        """``the invalid response {"batchItemFailures": [{"itemIdentifier": ""}]}``."""
+        if self.response is _NOTHING:
+            return self.what
+        return f"{self.what} {describe_value(self.response)}"
 
     @property
     def reached_function(self) -> bool:
@@ -92,18 +105,17 @@ def _classify_response(payload: bytes, sequence_numbers: Sequence[str]) -> Outco
         value = json.loads(payload) if payload.strip() else None
     except ValueError:
         return Outcome(OutcomeKind.FAILURE, "a response that is not JSON", invalid=True)
-    shown = describe_value(value)
     if not isinstance(value, Mapping):
         # PBF-4: null, [] and "" are success; any other top-level value is not a response.
         if value is None or value == [] or value == "":
-            return Outcome(OutcomeKind.SUCCESS, f"the success response {shown}")
-        return Outcome(OutcomeKind.FAILURE, f"the invalid response {shown}", invalid=True)
+            return Outcome(OutcomeKind.SUCCESS, "the success response", value)
+        return Outcome(OutcomeKind.FAILURE, "the invalid response", value, invalid=True)
     failures = value.get("batchItemFailures")
     if failures is None or failures == []:
         # PBF-4: {}, {"batchItemFailures": []}, {"batchItemFailures": null}.
-        return Outcome(OutcomeKind.SUCCESS, f"the success response {shown}")
+        return Outcome(OutcomeKind.SUCCESS, "the success response", value)
     if not isinstance(failures, list):
-        return Outcome(OutcomeKind.FAILURE, f"the invalid response {shown}", invalid=True)
+        return Outcome(OutcomeKind.FAILURE, "the invalid response", value, invalid=True)
     in_batch = set(sequence_numbers)
     reported: list[str] = []
     for entry in failures:
@@ -111,10 +123,10 @@ def _classify_response(payload: bytes, sequence_numbers: Sequence[str]) -> Outco
         # PBF-2, PBF-5: an identifier must be the sequence number (a string) of a record of this
         # very batch; one bad entry makes the whole response a complete failure.
         if not isinstance(identifier, str) or identifier not in in_batch:
-            return Outcome(OutcomeKind.FAILURE, f"the invalid response {shown}", invalid=True)
+            return Outcome(OutcomeKind.FAILURE, "the invalid response", value, invalid=True)
         reported.append(identifier)
     lowest = min(reported, key=_numeric)  # PBF-3: numeric, not text, comparison
-    return Outcome(OutcomeKind.PARTIAL, f"the partial failure {shown}", lowest=lowest)
+    return Outcome(OutcomeKind.PARTIAL, "the partial failure", value, lowest=lowest)
 
 
 def _numeric(sequence_number: str) -> tuple[int, int, str]:
