@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,12 +47,7 @@ class Invoker:
             code = str(error.response.get("Error", {}).get("Code", "ClientError"))
             return Invocation(Throttled(code), None, None)
         payload = _read_payload(response.get("Payload"))
-        outcome = classify_response(
-            response,
-            payload,
-            report_batch_item_failures=self._report_batch_item_failures,
-            sequence_numbers={r.sequence_number for r in records},
-        )
+        outcome = self.classify(response, payload, records)
         metadata = response.get("ResponseMetadata") or {}
         request_id = metadata.get("RequestId")
         status = response.get("StatusCode")
@@ -62,6 +57,17 @@ class Invoker:
             function_error=str(response["FunctionError"]) if response.get("FunctionError") else None,
         )
         return Invocation(outcome, str(request_id) if request_id else None, result)
+
+    def classify(
+        self, response: Mapping[str, Any], payload: bytes, records: Sequence[PolledRecord]
+    ) -> Outcome:
+        """What a completed Invoke meant for ``records`` (a seam for variants of the poller)."""
+        return classify_response(
+            response,
+            payload,
+            report_batch_item_failures=self._report_batch_item_failures,
+            sequence_numbers={r.sequence_number for r in records},
+        )
 
 
 def _read_payload(body: Any) -> bytes:

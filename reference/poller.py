@@ -11,7 +11,7 @@ from reference.config import MappingConfig, source_of_arn
 from reference.destinations import open_destination
 from reference.invoker import Invoker
 from reference.shard import ShardProcessor
-from reference.source import ShardReader, open_source
+from reference.source import ShardReader, StreamSource, open_source
 
 __all__ = ["ReferencePoller", "make_poller"]
 
@@ -34,8 +34,8 @@ class ReferencePoller:
         self.config = MappingConfig.from_parameters(context.parameters, source, context.event_source_arn)
         self._context = context
         self._new_uuid = new_uuid
-        self._source = open_source(context, self.config)
-        self._invoker = Invoker(context, self.config)
+        self._source = self._open_source()
+        self._invoker = self._open_invoker()
         self._destination = open_destination(self.config.destination_arn, context, source, new_uuid)
         self._shards: list[ShardProcessor] | None = None
         self._closed = False
@@ -65,14 +65,26 @@ class ReferencePoller:
         # Shards are discovered once. Resharding (ORD-8, uncertain) is not followed.
         shards = []
         for shard_id in self._source.shard_ids():
-            reader = ShardReader(self._source, shard_id, self.config)
+            reader = self._new_reader(shard_id)
             reader.open(self._context.clock.now())
-            shards.append(
-                ShardProcessor(
-                    reader, self.config, self._invoker, self._destination, self._context.clock, self._new_uuid
-                )
-            )
+            shards.append(self._new_processor(reader))
         return shards
+
+    # ---- seams: the parts a variant of this poller may swap (the kit's gallery does) -------------
+
+    def _open_source(self) -> StreamSource:
+        return open_source(self._context, self.config)
+
+    def _open_invoker(self) -> Invoker:
+        return Invoker(self._context, self.config)
+
+    def _new_reader(self, shard_id: str) -> ShardReader:
+        return ShardReader(self._source, shard_id, self.config)
+
+    def _new_processor(self, reader: ShardReader) -> ShardProcessor:
+        return ShardProcessor(
+            reader, self.config, self._invoker, self._destination, self._context.clock, self._new_uuid
+        )
 
 
 def make_poller(context: PollerContext) -> ReferencePoller:
