@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +31,10 @@ if TYPE_CHECKING:
     from conformance.expectations import Expectations
     from conformance.report import Outcome
     from conformance.rules import Rule
-    from conformance.runner import RunOptions
+    from conformance.runner import ObservationCache, RunOptions
 
 SUITE = "conformance"
+_SEED_KEY = "stream_conformance_seed"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,6 +83,7 @@ class _Kit:
     options: RunOptions
     expectations: Expectations
     rules: list[Rule]
+    cache: ObservationCache
 
 
 _KIT = pytest.StashKey[_Kit]()
@@ -106,7 +108,7 @@ def _load_kit(config: pytest.Config, spec: str) -> _Kit:
     from conformance.expectations import NO_EXPECTATIONS, ExpectationsError, load_expectations
     from conformance.profiles import UnknownProfileError, default_profile_name
     from conformance.rules import CATALOGUE
-    from conformance.runner import RunOptions, resolve_profile
+    from conformance.runner import ObservationCache, RunOptions, choose_seed, resolve_profile
 
     try:
         adapter = resolve_poller(spec)
@@ -122,16 +124,24 @@ def _load_kit(config: pytest.Config, spec: str) -> _Kit:
         raise pytest.UsageError(f"--conformance-profile: {error}") from None
     except (DiscoveryError, ExpectationsError) as error:
         raise pytest.UsageError(str(error)) from None
+    # One seed for the session: chosen by the xdist controller and handed to every worker.
+    seed = getattr(config, "workerinput", {}).get(_SEED_KEY, config.getoption("conformance_seed"))
     options = RunOptions(
         poller_spec=spec,
         world=config.getoption("world"),
         profile=profile,
-        seed=config.getoption("conformance_seed"),
+        seed=seed,
         allow_inconclusive=config.getoption("allow_inconclusive"),
         strict_exercise=config.getoption("strict_exercise"),
         results_dir=_from_invocation_dir(config, config.getoption("conformance_results")),
     )
-    return _Kit(adapter=adapter, options=options, expectations=expectations, rules=list(CATALOGUE.values()))
+    return _Kit(
+        adapter=adapter,
+        options=replace(options, seed=choose_seed(options)),
+        expectations=expectations,
+        rules=list(CATALOGUE.values()),
+        cache=ObservationCache(),
+    )
 
 
 def _from_invocation_dir(config: pytest.Config, path: str) -> Path:
@@ -163,6 +173,11 @@ class _Collection:
             report=pytest.CollectReport(suite.nodeid, "passed", None, list(collected))
         )
         items.extend(collected)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist: every worker searches with the controller's seed."""
+        node.workerinput[_SEED_KEY] = self._kit.options.seed
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -213,7 +228,7 @@ class ConformanceItem(pytest.Item):
         from conformance.runner import run_rule
 
         kit = self.config.stash[_KIT]
-        result = run_rule(self.rule, kit.adapter, kit.options)
+        result = run_rule(self.rule, kit.adapter, kit.options, cache=kit.cache)
         self.user_properties.extend(
             [
                 ("verdict", result.verdict.value),

@@ -23,6 +23,7 @@ import json
 import random
 import re
 import shlex
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -47,6 +48,7 @@ __all__ = [
     "DEFAULT_RESULTS_DIR",
     "Counterexample",
     "InconclusiveRun",
+    "ObservationCache",
     "Progress",
     "ReplayError",
     "ReplayOutcome",
@@ -54,6 +56,7 @@ __all__ = [
     "RunOptions",
     "UnknownRuleError",
     "Verdict",
+    "choose_seed",
     "features_used",
     "load_failure",
     "replay",
@@ -249,27 +252,74 @@ def _level(rule: Rule) -> str:
 def run_rules(
     rules: Iterable[Rule], adapter: Adapter, options: RunOptions, progress: Progress | None = None
 ) -> list[RuleResult]:
+    """Run each rule's search in turn. One seed serves the whole run, and rules whose searches
+    draw the same scenario (same focus) share one harness run of it."""
     progress = progress or _Silent()
+    options = replace(options, seed=choose_seed(options))
+    cache = ObservationCache()
     chosen = list(rules)
     results = []
     for index, rule in enumerate(chosen, start=1):
         progress.rule_started(rule, index, len(chosen))
-        result = run_rule(rule, adapter, options, progress)
+        result = run_rule(rule, adapter, options, progress, cache=cache)
         progress.rule_finished(result, index, len(chosen))
         results.append(result)
     return results
 
 
 def run_rule(
-    rule: Rule, adapter: Adapter, options: RunOptions, progress: Progress | None = None
+    rule: Rule,
+    adapter: Adapter,
+    options: RunOptions,
+    progress: Progress | None = None,
+    *,
+    cache: ObservationCache | None = None,
 ) -> RuleResult:
     """Search for a counterexample to ``rule`` and return the verdict."""
     base = RuleResult(rule.id, _level(rule), rule.family, rule.title, Verdict.SKIP)
     reason = skip_reason(rule, adapter)
     if reason:
         return replace(base, message=reason)
-    search = _Search(rule, adapter, options, progress or _Silent())
+    search = _Search(rule, adapter, options, progress or _Silent(), cache or ObservationCache(size=0))
     return search.run(base)
+
+
+def choose_seed(options: RunOptions) -> int:
+    """``options.seed``; else 0 under a derandomized profile, a fresh random seed otherwise."""
+    if options.seed is not None:
+        return options.seed
+    return 0 if resolve_profile(options.profile).derandomize else random.SystemRandom().randrange(2**32)
+
+
+class ObservationCache:
+    """Recent observations by scenario, so rules that draw the same scenario run it once.
+
+    Under one seed, searches with the same focus draw the same scenarios; each is still run in a
+    fresh world, once, and every rule judges that real observation. Bounded (least recently used
+    first out), and scenarios carrying much data (large records) are not kept at all.
+    """
+
+    _MAX_DATA = 256 * 1024
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._kept: OrderedDict[tuple[int, str, Budget | None, str], Observation] = OrderedDict()
+        self.hits = 0
+
+    def observe(self, adapter: Adapter, scenario: Scenario, world: str, budget: Budget | None) -> Observation:
+        key = (id(adapter), world, budget, scenario.dumps())
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+            self.hits += 1
+            return kept
+        observation = run_scenario(adapter, scenario, world=world, budget=budget)
+        data = sum(len(record.data) for shard in scenario.shards for record in shard.records)
+        if self._size and data <= self._MAX_DATA:
+            self._kept[key] = observation
+            if len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return observation
 
 
 def skip_reason(rule: Rule, adapter: Adapter) -> str | None:
@@ -283,8 +333,11 @@ def skip_reason(rule: Rule, adapter: Adapter) -> str | None:
 
 
 class _Search:
-    def __init__(self, rule: Rule, adapter: Adapter, options: RunOptions, progress: Progress) -> None:
+    def __init__(
+        self, rule: Rule, adapter: Adapter, options: RunOptions, progress: Progress, cache: ObservationCache
+    ) -> None:
         self.rule = rule
+        self.cache = cache
         self.adapter = adapter
         self.options = options
         self.progress = progress
@@ -304,9 +357,7 @@ class _Search:
         if self.stopped is not None:
             return  # a hang was seen: no more wall time is spent on this rule
         try:
-            observation = run_scenario(
-                self.adapter, scenario, world=self.options.world, budget=self.options.budget
-            )
+            observation = self.cache.observe(self.adapter, scenario, self.options.world, self.options.budget)
         except UnrealisableScenario:
             # The backend cannot hold this scenario (moto has one DynamoDB shard): not an example.
             reject()
@@ -340,9 +391,7 @@ class _Search:
 
     def run(self, base: RuleResult) -> RuleResult:
         profile = resolve_profile(self.options.profile)
-        run_seed = self.options.seed
-        if run_seed is None:
-            run_seed = 0 if profile.derandomize else random.SystemRandom().randrange(2**32)
+        run_seed = choose_seed(self.options)
         test = given(self._strategy())(self.attempt)
         if self.options.max_examples is not None:
             profile = settings(profile, max_examples=self.options.max_examples)

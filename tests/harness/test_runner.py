@@ -323,3 +323,30 @@ def test_features_used_by_a_scenario(fake_kit: Path) -> None:
         "batching_window",
         "destination_s3",
     }
+
+
+def test_rules_drawing_the_same_scenarios_share_one_run_of_each(
+    fake_kit: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import conformance.runner
+
+    fake = vars(conformance.runner)["run_scenario"]  # the miniature kit's, installed by fake_kit
+    runs: list[str] = []
+
+    def counting(adapter: Adapter, scenario: Scenario, **kwargs: Any) -> Any:
+        runs.append(scenario.dumps())
+        return fake(adapter, scenario, **kwargs)
+
+    monkeypatch.setattr("conformance.runner.run_scenario", counting)
+    first, second = run_rules(select_rules(["FAKE-1", "FAKE-2"]), GOOD, options(fake_kit))
+
+    assert first.examples == second.examples > 0  # same focus, same seed: the same scenarios …
+    assert len(runs) == len(set(runs)) == first.examples  # … each run once
+    assert second.exercised == 0 and first.exercised > 0  # each rule still judged every observation
+
+
+def test_one_seed_serves_a_whole_run(fake_kit: Path) -> None:
+    results = run_rules(
+        select_rules(["FAKE-1", "FAKE-2"]), GOOD, options(fake_kit, profile="runner-test-random")
+    )
+    assert results[0].seed is not None and results[0].seed == results[1].seed

@@ -20,6 +20,7 @@ from hypothesis import Phase, settings
 settings.register_profile(
     "tiny", max_examples=4, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate]
 )
+settings.register_profile("tiny-random", settings.get_profile("tiny"), derandomize=False)
 """
 
 SAMPLES = Path(__file__).parent.parent / "cli"  # sample_pollers.py: the pollers named below
@@ -39,6 +40,22 @@ def test_without_poller_the_plugin_adds_nothing(project: pytest.Pytester) -> Non
     result = project.runpytest("-v")
     result.assert_outcomes(passed=1)
     assert "conformance::" not in result.stdout.str()
+
+
+def test_without_poller_the_kit_is_not_even_imported(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_light="""
+import sys
+
+def test_light():
+    loaded = {name for name in sys.modules if name.startswith("conformance")}
+    assert "conformance.pytest_plugin" in loaded
+    kit = {"conformance.runner", "conformance.rules", "conformance.world", "conformance.harness"}
+    assert not loaded & kit
+"""
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
 
 
 def test_one_item_per_rule_with_node_ids_carrying_the_rule_id(project: pytest.Pytester) -> None:
@@ -185,12 +202,28 @@ def test_junitxml_carries_the_rule_ids_and_the_search_figures(project: pytest.Py
     assert int(properties["examples"]) > 0
 
 
-def test_runs_under_xdist(project: pytest.Pytester) -> None:
+def test_runs_under_xdist_with_one_seed_for_all_workers(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess(
-        "--poller", "reference", "-n", "2", "-k", "ORD-1 or ORD-2 or ORD-3", *TINY
+        "--poller",
+        "reference",
+        "-n",
+        "2",
+        "-k",
+        "ORD-1 or ORD-2 or ORD-3 or ORD-4",
+        "--junitxml=out.xml",
+        "--conformance-profile",
+        "tiny-random",
+        "-p",
+        "no:cacheprovider",
     )
-    result.assert_outcomes(passed=3)
-    assert re.search(r"2 workers \[3 items\]", result.stdout.str())
+    result.assert_outcomes(passed=4)
+    assert re.search(r"2 workers \[4 items\]", result.stdout.str())
+    seeds = {
+        prop.get("value")
+        for prop in ET.parse(project.path / "out.xml").getroot().iter("property")
+        if prop.get("name") == "seed"
+    }
+    assert len(seeds) == 1  # a random seed, chosen once by the controller
 
 
 def test_an_unknown_profile_is_a_usage_error(project: pytest.Pytester) -> None:
