@@ -307,6 +307,9 @@ class ObservationCache:
         self.hits = 0
 
     def observe(self, adapter: Adapter, scenario: Scenario, world: str, budget: Budget | None) -> Observation:
+        data = sum(len(record.data) for shard in scenario.shards for record in shard.records)
+        if not self._size or data > self._MAX_DATA:
+            return run_scenario(adapter, scenario, world=world, budget=budget)
         key = (id(adapter), world, budget, scenario.dumps())
         kept = self._kept.get(key)
         if kept is not None:
@@ -314,11 +317,9 @@ class ObservationCache:
             self.hits += 1
             return kept
         observation = run_scenario(adapter, scenario, world=world, budget=budget)
-        data = sum(len(record.data) for shard in scenario.shards for record in shard.records)
-        if self._size and data <= self._MAX_DATA:
-            self._kept[key] = observation
-            if len(self._kept) > self._size:
-                self._kept.popitem(last=False)
+        self._kept[key] = observation
+        if len(self._kept) > self._size:
+            self._kept.popitem(last=False)
         return observation
 
 
