@@ -101,8 +101,8 @@ class RunOptions:
     poller_spec: str
     world: str = "memory"
     profile: str | None = None
-    """A Hypothesis profile of ``conformance.profiles`` (``ci``, ``dev``, ``deep``); None uses
-    the settings currently loaded."""
+    """A Hypothesis profile of ``conformance.profiles`` (``ci``, ``dev``, ``deep``) or any other
+    registered Hypothesis profile; None uses the settings currently loaded."""
     seed: int | None = None
     """Seed of every search. None: 0 under a derandomized profile, a fresh random seed otherwise;
     either way the seed used is reported, and ``--seed`` repeats the search."""
@@ -138,7 +138,13 @@ class Counterexample:
 
 @dataclass(frozen=True)
 class RuleResult:
-    """The outcome of one rule's search (or of one replay)."""
+    """The outcome of one rule's search (or of one replay).
+
+    ``examples`` counts the scenarios the search ran, shrinking included; ``exercised`` sums what
+    the checker found to check in them; ``inconclusive_examples`` counts runs that could not be
+    judged. ``seed`` is the seed of the search, and each counterexample carries its failure file
+    and replay command.
+    """
 
     rule_id: str
     level: str
@@ -411,7 +417,8 @@ class _Search:
             return self._finish(
                 base,
                 Verdict.SKIP,
-                f"no scenario for {self.rule.id} fits what {self.adapter.name} claims ({error})",
+                f"no scenario for {self.rule.id} could be drawn within what {self.adapter.name} claims "
+                f"on the {self.options.world} world ({error})",
             )
         except BaseException as error:
             if not isinstance(error, Exception):
@@ -452,6 +459,7 @@ class _Search:
         found = [
             (leaf, scenario) for leaf in _leaves(error) for raised, scenario in self.raised if raised is leaf
         ]
+        found.sort(key=lambda pair: isinstance(pair[0], InconclusiveRun))  # violations first
         if not found:
             # Not from a run: the kit itself (a strategy, the world, a checker) broke.
             return self._finish(base, Verdict.INCONCLUSIVE, _internal_error(self.rule.id, error))
