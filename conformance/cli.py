@@ -13,10 +13,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from conformance.contract import Adapter
+    from conformance.expectations import Gate
     from conformance.rules import Rule
     from conformance.runner import RuleResult
 
@@ -266,7 +267,7 @@ def _run(arguments: argparse.Namespace) -> int:
     return _exit_code([o.gate for o in outcomes], allow_inconclusive=arguments.allow_inconclusive)
 
 
-def _exit_code(gates: Sequence[Any], *, allow_inconclusive: bool) -> int:
+def _exit_code(gates: Sequence[Gate], *, allow_inconclusive: bool) -> int:
     from conformance.expectations import Gate
 
     if any(g.fails for g in gates):
@@ -288,6 +289,7 @@ class _TerminalProgress:
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
         self._live = stream.isatty()
+        self._prefix = ""
 
     def rule_started(self, rule: Rule, index: int, total: int) -> None:
         self._prefix = f"[{index:>{len(str(total))}}/{total}] {rule.id}"
