@@ -412,3 +412,31 @@ def test_reads_are_stream_reads_only(service: str, operation: str, read: bool) -
 def test_budget_limits_must_be_positive(field: str) -> None:
     with pytest.raises(ValueError, match=f"Budget.{field} must be positive, got 0"):
         Budget(**{field: 0})
+
+
+def test_a_hang_under_the_frozen_system_clock_is_still_bounded(
+    scenario_of: ScenarioOf, world_of: Any, hanger: type[Hanger]
+) -> None:
+    real_time = time.time
+    scenario = scenario_of()
+    adapter = Adapter("test", hanger, patches_system_clock=True)
+
+    obs = run_in_world(adapter, scenario, world_of(scenario), budget=Budget(poll_timeout=0.2))
+
+    assert obs.status is RunStatus.INCONCLUSIVE
+    assert obs.reason == HANG_MESSAGE
+    assert time.time is real_time
+
+
+def test_run_scenario_builds_the_world_and_drives_the_reference(scenario_of: ScenarioOf) -> None:
+    from conformance.harness import run_scenario
+    from reference import ADAPTER
+
+    scenario = scenario_of(arrivals=(-5.0, 3.0))
+    obs = run_scenario(ADAPTER, scenario)
+
+    assert obs.status is RunStatus.COMPLETED
+    assert [r.sequence_number for r in obs.records] == [r.sequence_number for r in scenario.shards[0].records]
+    delivered = [r["kinesis"]["sequenceNumber"] for inv in obs.trace.invocations() for r in inv.records]
+    assert delivered == [r.sequence_number for r in scenario.shards[0].records]
+    assert obs.event_source_arn.startswith("arn:aws:kinesis:")
