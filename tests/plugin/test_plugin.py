@@ -25,7 +25,8 @@ settings.register_profile("tiny-random", settings.get_profile("tiny"), derandomi
 
 SAMPLES = Path(__file__).parent.parent / "cli"  # sample_pollers.py: the pollers named below
 
-TINY = ("--conformance-profile", "tiny", "-p", "no:cacheprovider")
+# The inner runs need neither the cache nor a benchmark plugin the environment may have installed.
+TINY = ("--conformance-profile", "tiny", "-p", "no:cacheprovider", "-p", "no:benchmark")
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_without_poller_the_plugin_adds_nothing(project: pytest.Pytester) -> None:
     project.makepyfile(test_own="def test_own():\n    assert 1 + 1 == 2\n")
-    result = project.runpytest("-v")
+    result = project.runpytest("-v", "-p", "no:benchmark")
     result.assert_outcomes(passed=1)
     assert "conformance::" not in result.stdout.str()
 
@@ -54,7 +55,7 @@ def test_light():
     assert not loaded & kit
 """
     )
-    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:benchmark")
     result.assert_outcomes(passed=1)
 
 
@@ -215,6 +216,8 @@ def test_runs_under_xdist_with_one_seed_for_all_workers(project: pytest.Pytester
         "tiny-random",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "no:benchmark",
     )
     result.assert_outcomes(passed=4)
     assert re.search(r"2 workers \[4 items\]", result.stdout.str())
