@@ -360,7 +360,7 @@ def _rules(arguments: argparse.Namespace) -> int:
                     {
                         "id": r.id,
                         "family": r.family,
-                        "level": str(getattr(r.level, "value", r.level)),
+                        "level": r.level.value,
                         "title": r.title,
                         "spec": r.spec,
                         "needs": sorted(r.needs),

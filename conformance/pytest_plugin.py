@@ -152,10 +152,6 @@ def _marker(family: str) -> str:
     return family.lower().replace("-", "_")
 
 
-def _level(rule: Rule) -> str:
-    return str(getattr(rule.level, "value", rule.level))
-
-
 class _Collection:
     """Adds the kit's items to the session (registered only when --poller is given)."""
 
@@ -198,7 +194,7 @@ class ConformanceSuite(pytest.Collector):
         items: list[ConformanceItem] = []
         for rule in kit.rules:
             item = ConformanceItem.from_parent(self, name=rule.id, rule=rule)
-            item.add_marker(_level(rule))
+            item.add_marker(rule.level.value)
             item.add_marker(_marker(rule.family))
             reason = skip_reason(rule, kit.adapter)
             if reason:

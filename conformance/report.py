@@ -156,7 +156,7 @@ def format_catalogue(rules: Sequence[Rule]) -> str:
     rows = [
         (
             rule.id,
-            str(getattr(rule.level, "value", rule.level)),
+            rule.level.value,
             ",".join(sorted(rule.needs)) or "-",
             f"{rule.title} [{rule.spec}]",
         )

@@ -244,12 +244,8 @@ def select_rules(ids: Sequence[str] | None = None, level: str | None = None) -> 
                 )
         chosen = [rule for rule in chosen if rule.id in wanted]
     if level is not None:
-        chosen = [rule for rule in chosen if _level(rule) == level.lower()]
+        chosen = [rule for rule in chosen if rule.level.value == level.lower()]
     return chosen
-
-
-def _level(rule: Rule) -> str:
-    return str(getattr(rule.level, "value", rule.level))
 
 
 # ---- running rules -------------------------------------------------------------------------------
@@ -282,7 +278,7 @@ def run_rule(
     cache: ObservationCache | None = None,
 ) -> RuleResult:
     """Search for a counterexample to ``rule`` and return the verdict."""
-    base = RuleResult(rule.id, _level(rule), rule.family, rule.title, Verdict.SKIP)
+    base = RuleResult(rule.id, rule.level.value, rule.family, rule.title, Verdict.SKIP)
     reason = skip_reason(rule, adapter)
     if reason:
         return replace(base, message=reason)
@@ -444,7 +440,7 @@ class _Search:
                 f"{self.inconclusive} of {self.examples} examples were inconclusive and not checked "
                 f"(allowed), for example: {self.first_inconclusive}"
             )
-        if self.exercised == 0 and _level(self.rule) == "must":
+        if self.exercised == 0 and self.rule.level.value == "must":
             unexercised = (
                 f"MUST rule {self.rule.id} was never exercised in {self.examples} examples: no scenario gave "
                 "it anything to check, so its pass proves nothing"
@@ -755,7 +751,7 @@ def replay(
     observation = run_scenario(adapter, scenario, world=chosen_world, budget=budget)
     results = []
     for rule in rules:
-        base = RuleResult(rule.id, _level(rule), rule.family, rule.title, Verdict.PASS, examples=1)
+        base = RuleResult(rule.id, rule.level.value, rule.family, rule.title, Verdict.PASS, examples=1)
         reason = skip_reason(rule, adapter)
         if reason:
             results.append(replace(base, verdict=Verdict.SKIP, message=reason))
