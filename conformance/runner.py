@@ -23,6 +23,7 @@ import json
 import random
 import re
 import shlex
+import traceback
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,7 @@ from hypothesis import HealthCheck, Verbosity, given, reject, seed, settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
-from conformance.contract import Adapter
+from conformance.contract import Adapter, Capabilities
 from conformance.harness import Budget, run_scenario, timed_out
 from conformance.observation import Observation, RunStatus
 from conformance.scenario import Scenario, ScenarioFormatError
@@ -542,29 +543,14 @@ def _message(error: BaseException, rule_id: str) -> str:
 
 
 def _internal_error(rule_id: str, error: BaseException) -> str:
-    import traceback
-
     detail = "".join(traceback.format_exception(type(error), error, error.__traceback__, limit=-6)).rstrip()
     return f"the kit itself failed while checking {rule_id} (please report this): {detail}"
 
 
 # ---- capabilities used by a scenario -------------------------------------------------------------
 
-_ALL_FEATURES = frozenset(
-    {
-        "kinesis",
-        "dynamodb",
-        "bisect",
-        "report_batch_item_failures",
-        "record_age",
-        "batching_window",
-        "destination_sqs",
-        "destination_sns",
-        "destination_s3",
-        "starting_position_latest",
-        "starting_position_at_timestamp",
-    }
-)
+# Everything a scenario can use: what the default Capabilities claim.
+_ALL_FEATURES = Capabilities().sources | Capabilities().features
 
 
 def features_used(scenario: Scenario) -> frozenset[str]:
