@@ -152,7 +152,7 @@ def test_at_timestamp_starts_at_the_first_record_after_the_timestamp(
     between_first_and_second = START + timedelta(seconds=-1.5)  # N-1.0: whole second, in the gap
     value: Any = between_first_and_second.timestamp() if as_number else between_first_and_second
     assert reader.drain(reader.iterator("AT_TIMESTAMP", Timestamp=value))[0] == [(0, 1), (0, 2)]
-    between_second_and_third = START  # N+0.5, truncated N+0.0: both after N-0.75, before N+0.25
+    between_second_and_third = START + timedelta(seconds=-0.4)  # N+0.1, truncated N: both in (N-0.75, N+0.25)
     value = between_second_and_third.timestamp() if as_number else between_second_and_third
     iterator = reader.iterator("AT_TIMESTAMP", Timestamp=value)
     assert reader.drain(iterator)[0] == [(0, 2)]
