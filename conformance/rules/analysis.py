@@ -369,6 +369,9 @@ class Analysis:
         self.attempts: dict[str, tuple[Attempt, ...]] = {shard: () for shard in self.shards}
         for shard, attempts in self._attempts().items():
             self.attempts[shard] = attempts
+        self._attempt_index = {
+            (shard, a.number): i for shard, attempts in self.attempts.items() for i, a in enumerate(attempts)
+        }
         self.fates: dict[tuple[str, int], Fate] = {}
         for shard in self.shards:
             self._fates(shard)
@@ -449,18 +452,16 @@ class Analysis:
         return self._run_of[(attempt.shard_id, attempt.number)]
 
     def next_attempt(self, attempt: Attempt) -> Attempt | None:
+        """The shard's attempt after ``attempt``."""
         attempts = self.attempts[attempt.shard_id]
-        for i, other in enumerate(attempts):
-            if other.number == attempt.number:
-                return attempts[i + 1] if i + 1 < len(attempts) else None
-        return None
+        i = self._attempt_index[(attempt.shard_id, attempt.number)]
+        return attempts[i + 1] if i + 1 < len(attempts) else None
 
     def previous_attempt(self, attempt: Attempt) -> Attempt | None:
+        """The shard's attempt before ``attempt``."""
         attempts = self.attempts[attempt.shard_id]
-        for i, other in enumerate(attempts):
-            if other.number == attempt.number:
-                return attempts[i - 1] if i > 0 else None
-        return None
+        i = self._attempt_index[(attempt.shard_id, attempt.number)]
+        return attempts[i - 1] if i > 0 else None
 
     def docs_between(self, shard_id: str, after: int, before: int) -> list[Doc]:
         """Documents about ``shard_id`` written strictly between two trace positions."""

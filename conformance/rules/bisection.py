@@ -49,7 +49,8 @@ def split_on_function_error(an: Analysis, out: Findings) -> None:
         span = an.labels(failed.shard_id, failed.positions)
         detail = failed.outcome.detail
         following, allowed = _after(an, failed)
-        if following is None:
+        if following is None or not set(following.positions) & set(failed.retry):
+            # Not retried at all: discarded. That is fine only for records grown too old.
             gone = an.discarded_after(an.run_of(failed))
             if gone and not an.age_justified(gone):
                 out.violate(

@@ -173,3 +173,12 @@ def test_bisect9_a_throttled_batch_bisected(history: type[History]) -> None:
         f"invocation #2 (at +1 s) retried only {r[0].label}" in message
         and "throttles are retried whole" in message
     )
+
+
+def test_bisect2_a_failed_batch_whose_records_all_expired_is_not_split(history: type[History]) -> None:
+    h = history("kinesis", bisect=True, max_age=60, poll_gaps=(5.0,))
+    old = h.put_many(2, arrival=-58)
+    later = h.put(0, arrival=-1)
+    h.fail(old, 0)
+    h.ok([later], 5)  # both failed records are 63 s old now: discarded for age, nothing to split
+    assert h.violations("BISECT-2") == []
