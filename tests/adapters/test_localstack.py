@@ -44,6 +44,20 @@ def _localstack() -> Any:
     return localstack
 
 
+# LocalStack's own destination lookups, remembered before any test redirects them.
+_ORIGINALS: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _remember_localstacks_names() -> None:
+    try:
+        from localstack.services.lambda_.event_source_mapping.pollers import stream_poller
+    except ImportError:
+        return
+    _ORIGINALS.setdefault("get_internal_client", stream_poller.get_internal_client)
+    _ORIGINALS.setdefault("get_queue_url", stream_poller.get_queue_url)
+
+
 # ---- import without the extra -------------------------------------------------------------------
 
 
@@ -426,18 +440,6 @@ def test_endless_retries_stop_at_the_virtual_time_budget_as_a_liveness_verdict()
 
 
 # ---- lifecycle ---------------------------------------------------------------------------------
-
-_ORIGINALS: dict[str, Any] = {}
-
-
-@pytest.fixture(autouse=True)
-def _remember_localstacks_names() -> None:
-    try:
-        from localstack.services.lambda_.event_source_mapping.pollers import stream_poller
-    except ImportError:
-        return
-    _ORIGINALS.setdefault("get_internal_client", stream_poller.get_internal_client)
-    _ORIGINALS.setdefault("get_queue_url", stream_poller.get_queue_url)
 
 
 def test_close_restores_the_names_it_redirected_and_frees_them_for_the_next_poller() -> None:
