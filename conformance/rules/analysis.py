@@ -145,7 +145,7 @@ class InvocationView:
 
     @property
     def name(self) -> str:
-        return f"invocation #{self.number} (at {seconds(self.at)})"
+        return f"invocation #{self.number} at {seconds(self.at)}"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def test_batch4_records_held_back_without_a_window(history: type[History]) -> No
     h.ok([r], 20)
     (message,) = h.violations("BATCH-4")
     assert (
-        f"record {r.label} could be sent from +0 s but was first delivered in invocation #1 (at +20 s)"
+        f"record {r.label} could be sent from +0 s but was first delivered in invocation #1 at +20 s"
         in message
     )
 
@@ -79,5 +79,5 @@ def test_batch9_an_invocation_without_records(history: type[History]) -> None:
     h.ok([], 1)
     (message,) = h.violations("BATCH-9")
     assert (
-        f"invocation #2 (at +1 s) carried no records (the invocation before it carried {r.label})" in message
+        f"invocation #2 at +1 s carried no records (the invocation before it carried {r.label})" in message
     )

@@ -170,7 +170,7 @@ def test_bisect9_a_throttled_batch_bisected(history: type[History]) -> None:
     h.ok(r[1:], 2)
     (message,) = h.violations("BISECT-9")
     assert (
-        f"invocation #2 (at +1 s) retried only {r[0].label}" in message
+        f"invocation #2 at +1 s retried only {r[0].label}" in message
         and "throttles are retried whole" in message
     )
 
