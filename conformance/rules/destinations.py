@@ -287,11 +287,17 @@ def version_and_timestamp(an: Analysis, out: Findings) -> None:
             )
         else:
             at = an.offset(instant)
-            earlier = [a.at for a in an.attempts.get(doc.shard_id or "", ()) if a.index < doc.index]
+            # The discard follows the last invocation of the described records (if any).
+            described = set(doc.positions)
+            earlier = [
+                a.at
+                for a in an.attempts.get(doc.shard_id or "", ())
+                if a.index < doc.index and described & set(a.positions)
+            ]
             lower = max(earlier) if earlier else an.started_at
             if not lower - 0.001 <= at <= doc.at + 0.001:
                 problems.append(
-                    f"timestamp {text} ({seconds(at)}) is not the discard time (between the shard's last "
+                    f"timestamp {text} ({seconds(at)}) is not the discard time (between the records' last "
                     f"invocation at {seconds(lower)} and the write at {seconds(doc.at)})"
                 )
         if problems:

@@ -78,6 +78,4 @@ def test_batch9_an_invocation_without_records(history: type[History]) -> None:
     h.ok([r], 0)
     h.ok([], 1)
     (message,) = h.violations("BATCH-9")
-    assert (
-        f"invocation #2 at +1 s carried no records (the invocation before it carried {r.label})" in message
-    )
+    assert f"invocation #2 at +1 s carried no records (the invocation before it carried {r.label})" in message

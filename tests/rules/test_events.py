@@ -121,8 +121,7 @@ def test_evtd1_the_event_id_changes_between_deliveries(history: type[History]) -
     h.ok([r], 1, tweak=tweak)
     (message,) = h.violations("EVT-D-1")
     assert (
-        f"record {r.label} in invocation #2 at +1 s has eventID '{'0' * 32}', but it was delivered"
-        in message
+        f"record {r.label} in invocation #2 at +1 s has eventID '{'0' * 32}', but it was delivered" in message
     )
 
 
