@@ -34,6 +34,34 @@ def _after(an: Analysis, attempt: Attempt) -> tuple[Attempt | None, list[tuple[i
     return following, acceptable_retries(an, attempt, at)
 
 
+def _halves(size: int) -> set[int]:
+    """Split points of a batch in two halves: floor or ceil (BISECT-2 leaves the odd record's
+    side open)."""
+    return {size // 2, (size + 1) // 2} - {0, size}
+
+
+def _split_candidates(an: Analysis, failed: Attempt, at: float, halves_only: bool) -> set[tuple[int, ...]]:
+    """What the next attempt may carry after bisecting ``failed`` at time ``at``: the lower part
+    without the records that grew too old meanwhile (RETRY-7), or, when the whole lower half
+    grew too old, the upper half. A poller may halve before or after splitting off the expired
+    records; ``halves_only`` limits the split point to floor or ceil."""
+    retry = failed.retry
+    candidates: set[tuple[int, ...]] = set()
+    for rest in acceptable_retries(an, failed, at):
+        for whole in (retry, rest):
+            points = _halves(len(whole)) if halves_only else set(range(1, len(whole)))
+            for cut in points:
+                lower = tuple(p for p in whole[:cut] if p in rest)
+                if lower:
+                    candidates.add(lower)
+            for cut in _halves(len(whole)):
+                if not any(p in rest for p in whole[:cut]):
+                    upper = tuple(p for p in whole[cut:] if p in rest)
+                    if upper:
+                        candidates.add(upper)
+    return candidates
+
+
 def _failed_attempts(an: Analysis) -> list[Attempt]:
     return [a for attempts in an.attempts.values() for a in attempts if _failed_multi(a)]
 
@@ -60,7 +88,7 @@ def split_on_function_error(an: Analysis, out: Findings) -> None:
             continue
         if any(len(a) < 2 for a in allowed) and following.positions in allowed:
             continue  # expiry left at most one record: nothing to split
-        if any(is_proper_prefix(following.positions, a) for a in allowed):
+        if following.positions in _split_candidates(an, failed, following.at, halves_only=False):
             continue
         if following.positions in allowed:
             if failed.outcome.invalid:
@@ -107,18 +135,18 @@ def split_until_isolated(an: Analysis, out: Findings) -> None:
         return
     for failed in _failed_attempts(an):
         out.exercise()
-        following, allowed = _after(an, failed)
+        following = an.next_attempt(failed)
         if following is None:
             continue
-        for whole in allowed:
-            if is_proper_prefix(following.positions, whole):
-                size, parts = len(following.positions), len(whole)
-                if size not in (parts // 2, (parts + 1) // 2):
-                    out.violate(
-                        f"batch {an.labels(failed.shard_id, whole)} was split into {size} + {parts - size} "
-                        f"records ({following.name}); bisection splits a batch in two halves"
-                    )
-                break
+        split = _split_candidates(an, failed, following.at, halves_only=False)
+        if following.positions in split and following.positions not in _split_candidates(
+            an, failed, following.at, halves_only=True
+        ):
+            size, parts = len(following.positions), len(failed.positions)
+            out.violate(
+                f"batch {an.labels(failed.shard_id, failed.positions)} was split into {size} + "
+                f"{parts - size} records ({following.name}); bisection splits a batch in two halves"
+            )
     for fate in an.all_fates():
         acked = fate.acked_by
         if acked is not None:
@@ -275,7 +303,12 @@ def bisect_with_rbif(an: Analysis, out: Findings) -> None:
             following, allowed = _after(an, last)
             if last.kind is OutcomeKind.FAILURE and last.outcome.function_error and len(last.positions) >= 2:
                 out.exercise()
-                retried_whole = following is not None and following.positions in allowed
+                retried_whole = (
+                    following is not None
+                    and following.positions in allowed
+                    and following.positions
+                    not in _split_candidates(an, last, following.at, halves_only=False)
+                )
                 if retried_whole and following is not None and all(len(a) >= 2 for a in allowed):
                     out.violate(
                         f"with ReportBatchItemFailures on, batch {span} failed with {last.outcome.detail} in "

@@ -182,3 +182,23 @@ def test_bisect2_a_failed_batch_whose_records_all_expired_is_not_split(history: 
     h.fail(old, 0)
     h.ok([later], 5)  # both failed records are 63 s old now: discarded for age, nothing to split
     assert h.violations("BISECT-2") == []
+
+
+def test_bisect2_the_upper_half_goes_first_when_the_lower_half_expired(history: type[History]) -> None:
+    h = history("kinesis", bisect=True, rbif=True, max_age=116)
+    r = [h.put(0, arrival=0.001), h.put(0, arrival=0.553), h.put(0, arrival=3.492), h.put(0, arrival=59)]
+    h.fail(r, 116)
+    h.ok(r[2:], 117)  # the lower half is over 116 s old by now: split off for age, the upper half goes
+    assert h.violations("BISECT-2") == []
+    assert h.violations("BISECT-4") == []
+    assert h.violations("BISECT-7") == []
+
+
+def test_bisect4_a_floor_split_after_expiry_is_a_half(history: type[History]) -> None:
+    h = history("kinesis", bisect=True, max_age=60)
+    r = [h.put(0, arrival=-59.5), *h.put_many(4, arrival=-10)]
+    h.fail(r, 0)
+    h.ok(r[1:2], 1)  # lower half r[0:2] (floor of 5), of which r[0] has grown too old
+    h.ok(r[2:], 2)
+    assert h.violations("BISECT-4") == []
+    assert h.violations("BISECT-2") == []

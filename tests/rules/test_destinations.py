@@ -292,3 +292,18 @@ def test_s3key4_the_suffix_is_a_lowercase_uuid(history: type[History]) -> None:
     )
     (message,) = h.violations("S3KEY-4")
     assert "has key suffix 'ABCDEF00-0000-4000-8000-000000000001', not a lowercase UUID" in message
+
+
+def test_dlq11_under_bisection_a_count_including_the_larger_batches_is_accepted(
+    history: type[History],
+) -> None:
+    h = history("kinesis", bisect=True, retries=1, destination="sqs")
+    r = h.put_many(2)
+    h.fail(r, 0)
+    h.ok(r[:1], 1)
+    h.fail(r[1:], 2)
+    h.fail(r[1:], 3)
+    h.discard(r[1:], 3, count=3)  # 2 alone + 1 in the batch it was split from
+    assert h.violations("DLQ-11") == []
+    h.discard(r[1:], 3, count=4)
+    assert any("gives approximateInvokeCount 4" in m for m in h.violations("DLQ-11"))
