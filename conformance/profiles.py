@@ -6,7 +6,8 @@
 * ``dev``: random, 100 examples, the local example database, so a failure found once is tried
   first on the next run.
 * ``deep``: nightly-sized (2000 examples), random, with the example database, so a failure found
-  once replays until it is fixed.
+  once replays until it is fixed; the only profile that runs Hypothesis's explain phase (it
+  re-runs a failing scenario hundreds of times under a tracer).
 
 The profiles are registered with Hypothesis under namespaced names (``stream-conformance-ci``
 …) so they never replace a project's own ``ci`` or ``dev`` profile. ``load_profile("ci")``
@@ -20,7 +21,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 __all__ = [
@@ -49,6 +50,11 @@ _PREFIX = "stream-conformance-"
 # scenario with large records legitimately draws much data.
 _HEALTH = (HealthCheck.too_slow, HealthCheck.data_too_large)
 
+# The explain phase re-runs a failing scenario hundreds of times under a line tracer, which for
+# a whole poller run costs minutes; only the nightly profile spends that.
+_QUICK_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
+_ALL_PHASES = (*_QUICK_PHASES, Phase.explain)
+
 
 class UnknownProfileError(ValueError):
     """A profile name that is not one of ``PROFILES``."""
@@ -67,6 +73,7 @@ def _build() -> Mapping[str, settings]:
             max_examples=40,
             print_blob=True,
             suppress_health_check=_HEALTH,
+            phases=_QUICK_PHASES,
         ),
         "dev": settings(
             derandomize=False,
@@ -75,6 +82,7 @@ def _build() -> Mapping[str, settings]:
             max_examples=100,
             print_blob=True,
             suppress_health_check=_HEALTH,
+            phases=_QUICK_PHASES,
         ),
         "deep": settings(
             derandomize=False,
@@ -83,6 +91,7 @@ def _build() -> Mapping[str, settings]:
             max_examples=2000,
             print_blob=True,
             suppress_health_check=_HEALTH,
+            phases=_ALL_PHASES,
         ),
     }
 

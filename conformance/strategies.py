@@ -22,8 +22,10 @@ Focus flags narrow the search for one rule: ``None`` means "either", a value for
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import random
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -119,6 +121,47 @@ def _weighted(*branches: tuple[int, SearchStrategy[T]]) -> SearchStrategy[T]:
     return st.sampled_from(indices).flatmap(lambda i: branches[i][1])
 
 
+def _pick(*branches: tuple[int, T]) -> SearchStrategy[T]:
+    """A constant, with relative weights; one choice, shrinking toward the first. Mutable
+    constants are copied so no two scenarios share them."""
+    table = [value for weight, value in branches for _ in range(weight)]
+    if any(isinstance(value, (dict, list)) for value in table):
+        return st.integers(0, len(table) - 1).map(lambda i: copy.deepcopy(table[i]))
+    return st.integers(0, len(table) - 1).map(table.__getitem__)
+
+
+@dataclass(frozen=True)
+class _Span:
+    """An inclusive integer range, as a branch of ``_pick_int``."""
+
+    low: int
+    high: int
+
+
+_PICK_OFFSET = st.integers(0, 2**20 - 1)
+
+
+def _pick_int(*branches: tuple[int, int | _Span | None]) -> SearchStrategy[int | None]:
+    """A weighted choice among constants and ranges. Every branch consumes the same two choices
+    (branch, offset), so when the shrinker moves to an earlier branch the draws after it stay
+    aligned; nested strategies of different shapes would shift them."""
+    table = [value for weight, value in branches for _ in range(weight)]
+
+    def resolve(choice: tuple[int, int]) -> int | None:
+        branch = table[choice[0]]
+        if isinstance(branch, _Span):
+            return branch.low + choice[1] % (branch.high - branch.low + 1)
+        return branch
+
+    return st.tuples(st.integers(0, len(table) - 1), _PICK_OFFSET).map(resolve)
+
+
+def _required(value: int | None) -> int:
+    if value is None:
+        raise AssertionError("a branch without None gave None")
+    return value
+
+
 def _as_source(source: Source | str) -> Source:
     if isinstance(source, Source):
         return source
@@ -139,10 +182,6 @@ class RecordBehaviour(NamedTuple):
     form: str | None = None
 
 
-_TIMES = st.integers(1, 3)
-"""TRANSIENT and THROTTLE last at most three deliveries or Invoke calls, so they always end."""
-
-
 def invalid_forms() -> SearchStrategy[str]:
     """Names of PBF-5 responses (keys of ``INVALID_FORMS``)."""
     return st.sampled_from(list(INVALID_FORMS))
@@ -154,13 +193,28 @@ def success_forms() -> SearchStrategy[str]:
     return st.sampled_from([default, *(name for name in SUCCESS_FORMS if name != default)])
 
 
-@cache
-def _behaviour_value(kind: Behaviour) -> SearchStrategy[RecordBehaviour]:
+def _variants(kind: Behaviour) -> list[RecordBehaviour]:
+    """Every RecordBehaviour of one kind: TRANSIENT/THROTTLE last 1..3 times (so they always
+    end), INVALID returns one of the PBF-5 forms."""
     if kind in (Behaviour.TRANSIENT, Behaviour.THROTTLE):
-        return _TIMES.map(lambda n: RecordBehaviour(kind, n))
+        return [RecordBehaviour(kind, times) for times in (1, 2, 3)]
     if kind is Behaviour.INVALID:
-        return invalid_forms().map(lambda f: RecordBehaviour(kind, 0, f))
-    return st.just(RecordBehaviour(kind))
+        return [RecordBehaviour(kind, 0, form) for form in INVALID_FORMS]
+    return [RecordBehaviour(kind)]
+
+
+_VARIANT_WEIGHT = 15
+"""Divisible by the number of variants of every kind (1, 3, 5), so each kind keeps its weight."""
+
+
+def _behaviour_choice(kinds: Sequence[tuple[int, Behaviour]]) -> SearchStrategy[RecordBehaviour]:
+    """One choice per record (Hypothesis deletes list elements of at most five choices, so
+    records must stay small); OK first, so records shrink to OK."""
+    table: list[tuple[int, RecordBehaviour]] = []
+    for weight, kind in kinds:
+        variants = _variants(kind)
+        table += [(weight * _VARIANT_WEIGHT // len(variants), v) for v in variants]
+    return _pick(*table)
 
 
 def _failing_kinds(*, report_batch_item_failures: bool, permanent: bool) -> list[Behaviour]:
@@ -220,7 +274,7 @@ def _behaviours(
         failures=failures,
         throttles=throttles,
     )
-    return _weighted(*((w, _behaviour_value(k)) for w, k in kinds))
+    return _behaviour_choice(kinds)
 
 
 def _is_failing(behaviour: Behaviour, report_batch_item_failures: bool) -> bool:
@@ -302,37 +356,116 @@ def _small_payloads() -> SearchStrategy[bytes]:
     )
 
 
+# Inside scenarios, each record's partition key, data and sequence step come from one drawn seed.
+# Hypothesis shrinks list elements made of few choices far better (it deletes whole records),
+# and the content of a record rarely matters to a poller; seed 0 gives "pk-0" and b"{}".
+_SEEDS = st.integers(0, 2**32 - 1)
+_UNICODE_SAMPLES = "aZ09-_.:é中文ß👍Ωж\u0301\u00a0"
+_JSON_KEY_ALPHABET = string.ascii_letters
+
+
+def _seeded_text(rng: random.Random, alphabet: str, low: int, high: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(low, high)))
+
+
+def _seeded_scalar(rng: random.Random) -> Any:
+    pick = rng.randrange(5)
+    if pick == 0:
+        return rng.randint(-1_000_000, 1_000_000)
+    if pick == 1:
+        return _seeded_text(rng, _UNICODE_SAMPLES, 0, 12)
+    if pick == 2:
+        return rng.random() < 0.5
+    if pick == 3:
+        return None
+    return round(rng.uniform(-1e6, 1e6), 3)
+
+
+def _seeded_content(seed: int) -> tuple[str, bytes, int]:
+    """Partition key, data and sequence step of one record, from its seed."""
+    if seed == 0:
+        return "pk-0", b"{}", 1
+    rng = random.Random(seed)
+    delta = rng.randint(1, _DELTA_MAX)
+    k = rng.random()
+    if k < 0.6:
+        key = f"pk-{rng.randrange(100)}"
+    elif k < 0.8:
+        key = _seeded_text(rng, _KEY_ALPHABET, 1, 64)
+    elif k < 0.97:
+        key = _seeded_text(rng, _UNICODE_SAMPLES, 1, 16)
+    else:
+        key = _seeded_text(rng, _KEY_ALPHABET, _MAX_PARTITION_KEY, _MAX_PARTITION_KEY)
+    d = rng.random()
+    if d < 0.6:
+        doc = {
+            _seeded_text(rng, _JSON_KEY_ALPHABET, 1, 8): _seeded_scalar(rng) for _ in range(rng.randint(0, 4))
+        }
+        data = json.dumps(doc).encode("utf-8")
+    elif d < 0.8:
+        data = ("log " + _seeded_text(rng, _UNICODE_SAMPLES, 1, 40)).encode("utf-8")
+    else:
+        data = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 64)))
+    return key, data, delta
+
+
 # ---- sequence numbers and shard ids --------------------------------------------------------
 
 
-@st.composite
-def _sequence_numbers(draw: st.DrawFn, source: Source, count: int, shard_index: int) -> tuple[str, ...]:
-    if count == 0:
-        return ()
-    shortest, longest = _SEQUENCE_LENGTHS[source]
-    short_len = draw(st.integers(shortest, longest - 1))
-    # How many numbers use the short length; the rest use short_len + 1. With two or more
-    # records both lengths always occur (ORD-2: compare as integers, not strings).
-    n_short = draw(st.integers(1, count - 1)) if count >= 2 else draw(st.integers(0, 1))
-    tag = f"{shard_index:03d}"
-    # Short numbers look like real Kinesis ones ("4959…"); long ones start with "10", so a string
-    # comparison puts every long number before every short one although it is larger.
-    short_prefix, long_prefix = "4959" + tag, "10" + tag
-    width_short = short_len - len(short_prefix)
-    width_long = short_len + 1 - len(long_prefix)
-    max_delta = 10 ** (width_short - 4)
-    deltas = draw(st.lists(st.integers(1, max_delta), min_size=count, max_size=count))
-    base_short = draw(st.integers(0, 10**width_short // 2))
-    base_long = draw(st.integers(0, 10**width_long // 2))
-    out: list[str] = []
-    counter = base_short
-    for i in range(count):
-        if i == n_short:
-            counter = base_long
-        counter += deltas[i]
-        prefix, width = (short_prefix, width_short) if i < n_short else (long_prefix, width_long)
-        out.append(prefix + str(counter).zfill(width))
-    return tuple(out)
+_DELTA_MAX = 2**16
+"""Steps between consecutive sequence numbers, before scaling to the number's width. Kept small:
+big integers cost the shrinker many steps that are better spent deleting records."""
+
+
+@dataclass(frozen=True)
+class _SequencePlan:
+    """Everything about one shard's sequence numbers except the per-record steps, which each
+    record brings itself: deleting a record while shrinking then leaves the others unchanged.
+    All of it comes from one seed (a single choice, cheap to shrink); seed 0 gives the shortest
+    length and one short number followed by long ones."""
+
+    short_len: int
+    split: int
+    seed: int
+
+    @classmethod
+    def from_seed(cls, source: Source, seed: int) -> _SequencePlan:
+        shortest, longest = _SEQUENCE_LENGTHS[source]
+        return cls(short_len=shortest + seed % (longest - shortest), split=seed // 8 % 1000, seed=seed)
+
+    def numbers(self, source: Source, shard_index: int, deltas: Sequence[int]) -> tuple[str, ...]:
+        count = len(deltas)
+        # How many numbers use the short length; the rest use short_len + 1. With two or more
+        # records both lengths always occur (ORD-2: compare as integers, not as strings).
+        n_short = 1 + self.split % (count - 1) if count >= 2 else self.split % 2
+        tag = f"{shard_index:03d}"
+        # Short numbers look like real Kinesis ones ("4959…"); long ones start with "10", so a
+        # string comparison puts every long number before every short one although it is larger.
+        short_prefix, long_prefix = "4959" + tag, "10" + tag
+        width_short = self.short_len - len(short_prefix)
+        width_long = self.short_len + 1 - len(long_prefix)
+        scale = 10 ** (width_short - 9)  # steps of up to ~6e13 (DynamoDB), ~6e47 (Kinesis)
+        digits = random.Random(self.seed)
+        # The bases leave room for count * max step below the next power of ten.
+        base_short = digits.randrange(10**width_short // 2)
+        base_long = digits.randrange(10**width_long // 2)
+        out: list[str] = []
+        counter = base_short
+        for i, delta in enumerate(deltas):
+            if i == n_short:
+                counter = base_long
+            counter += delta * scale
+            prefix, width = (short_prefix, width_short) if i < n_short else (long_prefix, width_long)
+            out.append(prefix + str(counter).zfill(width))
+        return tuple(out)
+
+
+@cache
+def _sequence_plans(source: Source) -> SearchStrategy[_SequencePlan]:
+    return _SEEDS.map(lambda seed: _SequencePlan.from_seed(source, seed))
+
+
+_DELTAS = st.integers(1, _DELTA_MAX)
 
 
 def sequence_numbers(
@@ -352,11 +485,14 @@ def sequence_numbers(
     src = _as_source(source)
     if not 0 <= shard_index <= _MAX_SHARDS:
         raise ValueError(f"shard_index must be 0..{_MAX_SHARDS}, found {shard_index}")
-    if count is None:
-        return st.integers(0, max_count).flatmap(lambda n: _sequence_numbers(src, n, shard_index))
-    if count < 0:
+    if count is not None and count < 0:
         raise ValueError(f"count must be >= 0, found {count}")
-    return _sequence_numbers(src, count, shard_index)
+    deltas = (
+        st.lists(_DELTAS, max_size=max_count)
+        if count is None
+        else st.lists(_DELTAS, min_size=count, max_size=count)
+    )
+    return st.tuples(_sequence_plans(src), deltas).map(lambda t: t[0].numbers(src, shard_index, t[1]))
 
 
 def _kinesis_shard_id(index: int) -> str:
@@ -371,11 +507,24 @@ def shard_ids(source: Source | str, count: int) -> SearchStrategy[tuple[str, ...
         raise ValueError(f"count must be 1..{_MAX_SHARDS}, found {count}")
     if src is Source.KINESIS:
         return st.just(tuple(_kinesis_shard_id(i) for i in range(count)))
-    created = st.integers(1_500_000_000_000, 1_950_000_000_000)
-    suffixes = st.lists(st.integers(0, 2**32 - 1), min_size=count, max_size=count)
-    return st.tuples(created, suffixes).map(
-        lambda t: tuple(f"shardId-{t[0] + i:020d}-{suffix:08x}" for i, suffix in enumerate(t[1]))
+    suffixes = st.lists(_SHARD_SUFFIXES, min_size=count, max_size=count)
+    return st.tuples(_SHARD_CREATED, suffixes).map(
+        lambda t: tuple(_dynamodb_shard_id(t[0], i, suffix) for i, suffix in enumerate(t[1]))
     )
+
+
+_SHARD_CREATED = st.integers(1_500_000_000_000, 1_950_000_000_000)
+_SHARD_SUFFIXES = st.integers(0, 2**32 - 1)
+
+
+def _dynamodb_shard_id(created_ms: int, index: int, suffix: int) -> str:
+    return f"shardId-{created_ms + index:020d}-{suffix:08x}"
+
+
+def _shard_id(source: Source, created_ms: int, index: int, suffix: int) -> str:
+    if source is Source.KINESIS:
+        return _kinesis_shard_id(index)
+    return _dynamodb_shard_id(created_ms, index, suffix)
 
 
 # ---- clocks -------------------------------------------------------------------------------
@@ -391,45 +540,63 @@ def _midnight(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, tzinfo=timezone.utc)
 
 
-@st.composite
-def _ordinary_start(draw: st.DrawFn) -> datetime:
-    seconds = draw(st.integers(-_FIVE_YEARS_S, _FIVE_YEARS_S))
-    millis = draw(st.integers(1, 999))  # always a millisecond fraction
-    start = _ORDINARY_BASE + timedelta(seconds=seconds, milliseconds=millis)
+class _StartParts(NamedTuple):
+    """The choices behind a start instant. Ordinary and edge starts draw the same parts, so the
+    shrinker can move from an edge start to an ordinary one without shifting later draws."""
+
+    seconds: int
+    kind: int
+    year: int
+    day: int
+    before: int
+    millis: int
+
+
+_EDGE_KINDS = ("midnight", "month_end", "year_end", "leap_day")
+_START_PARTS = st.builds(
+    _StartParts,
+    seconds=st.integers(-_FIVE_YEARS_S, _FIVE_YEARS_S),
+    kind=st.integers(0, len(_EDGE_KINDS) - 1),
+    year=st.integers(0, 12),
+    day=st.integers(0, 363),
+    before=st.integers(1, 59),
+    millis=st.integers(1, 999),  # always a millisecond fraction
+)
+
+
+def _ordinary_start(parts: _StartParts) -> datetime:
+    start = _ORDINARY_BASE + timedelta(seconds=parts.seconds, milliseconds=parts.millis)
     to_midnight = 86_400 - (start.hour * 3600 + start.minute * 60 + start.second)
     if to_midnight <= _EDGE_MARGIN_S:
         start -= timedelta(hours=1)  # ordinary means away from a day boundary
     return start
 
 
-@st.composite
-def _edge_start(draw: st.DrawFn) -> datetime:
-    kind = draw(st.sampled_from(["midnight", "month_end", "year_end", "leap_day"]))
+def _edge_start(parts: _StartParts) -> datetime:
+    kind = _EDGE_KINDS[parts.kind]
+    year = 2019 + parts.year
     if kind == "leap_day":
-        year = draw(st.sampled_from(_LEAP_YEARS))
+        leap = _LEAP_YEARS[parts.year % len(_LEAP_YEARS)]
         # Either the evening of 28 February (into the 29th) or the last minute of the 29th.
-        boundary = draw(st.sampled_from([_midnight(year, 3, 1), _midnight(year, 2, 29)]))
+        boundary = _midnight(leap, 3, 1) if parts.day % 2 == 0 else _midnight(leap, 2, 29)
+    elif kind == "year_end":
+        boundary = _midnight(year + 1, 1, 1)
+    elif kind == "month_end":
+        month = 1 + parts.day % 12
+        boundary = _midnight(year + 1, 1, 1) if month == 12 else _midnight(year, month + 1, 1)
     else:
-        year = draw(st.integers(2019, 2031))
-        if kind == "year_end":
-            boundary = _midnight(year + 1, 1, 1)
-        elif kind == "month_end":
-            month = draw(st.integers(1, 12))
-            boundary = _midnight(year + 1, 1, 1) if month == 12 else _midnight(year, month + 1, 1)
-        else:
-            boundary = _midnight(year, 1, 1) + timedelta(days=draw(st.integers(1, 364)))
-    seconds = draw(st.integers(1, 59))
-    millis = draw(st.integers(1, 999))
-    return boundary - timedelta(seconds=seconds, milliseconds=millis)
+        boundary = _midnight(year, 1, 1) + timedelta(days=1 + parts.day)
+    return boundary - timedelta(seconds=parts.before, milliseconds=parts.millis)
+
+
+def _start_from(edge: bool, parts: _StartParts) -> datetime:
+    return _edge_start(parts) if edge else _ordinary_start(parts)
 
 
 @cache
 def _start_instants(clock_edges: bool | None) -> SearchStrategy[datetime]:
-    if clock_edges is True:
-        return _edge_start()
-    if clock_edges is False:
-        return _ordinary_start()
-    return _weighted((3, _ordinary_start()), (1, _edge_start()))
+    edge = _pick((1, clock_edges)) if clock_edges is not None else _pick((3, False), (1, True))
+    return st.tuples(edge, _START_PARTS).map(lambda t: _start_from(*t))
 
 
 def start_instants(clock_edges: bool | None = None) -> SearchStrategy[datetime]:
@@ -447,9 +614,14 @@ def poll_gaps(min_gap: float = 0.2, max_gap: float = 5.0) -> SearchStrategy[tupl
     Shrinks toward a single gap of 1 s (clamped into the range)."""
     if not 0 < min_gap <= max_gap:
         raise ValueError(f"poll gaps need 0 < min_gap <= max_gap, found min_gap={min_gap}, max_gap={max_gap}")
-    low, high = math.ceil(min_gap * 1000), max(math.ceil(min_gap * 1000), math.floor(max_gap * 1000))
+    low = math.ceil(min_gap * 1000)
+    return _poll_gaps(low, max(low, math.floor(max_gap * 1000)))
+
+
+@lru_cache(maxsize=256)
+def _poll_gaps(low: int, high: int) -> SearchStrategy[tuple[float, ...]]:
     usual = min(max(1000, low), high)
-    gap = _weighted((2, st.just(usual)), (3, st.integers(low, high)))
+    gap = _pick_int((2, usual), (3, _Span(low, high))).map(_required)
     return st.lists(gap, min_size=1, max_size=4).map(lambda ms: tuple(m / 1000 for m in ms))
 
 
@@ -534,7 +706,8 @@ class _Focus:
     max_records: int = 12
 
 
-_NONE: SearchStrategy[None] = st.none()
+# Each parameter is one or two choices of a fixed shape (see _pick/_pick_int), listed with the
+# omitted (default) value first so that shrinking ends on the defaults.
 
 
 @cache
@@ -542,31 +715,25 @@ def _starting_position(source: Source, focus: str | None) -> SearchStrategy[str]
     if focus is not None:
         return st.just(focus)
     if source is Source.KINESIS:
-        return _weighted((4, st.just("TRIM_HORIZON")), (1, st.just("LATEST")), (1, st.just("AT_TIMESTAMP")))
-    return _weighted((4, st.just("TRIM_HORIZON")), (1, st.just("LATEST")))  # START-1: no AT_TIMESTAMP
+        return _pick((4, "TRIM_HORIZON"), (1, "LATEST"), (1, "AT_TIMESTAMP"))
+    return _pick((4, "TRIM_HORIZON"), (1, "LATEST"))  # START-1: no AT_TIMESTAMP for DynamoDB
 
 
 @cache
 def _batch_size(large_records: bool | None) -> SearchStrategy[int | None]:
     if large_records:
         # The 6 MiB cap must be what cuts the batch (BATCH-6), so BatchSize stays above the run.
-        return _weighted(
-            (1, _NONE), (2, st.integers(_LARGE_RUN_MIN_BATCH, 100)), (1, st.integers(101, 10_000))
-        )
-    return _weighted(
-        (1, _NONE), (5, st.integers(1, 10)), (2, st.integers(11, 100)), (1, st.integers(101, 10_000))
-    )
+        return _pick_int((1, None), (2, _Span(_LARGE_RUN_MIN_BATCH, 100)), (1, _Span(101, 10_000)))
+    return _pick_int((1, None), (5, _Span(1, 10)), (2, _Span(11, 100)), (1, _Span(101, 10_000)))
 
 
 @cache
 def _window(batching_window: bool | None) -> SearchStrategy[int | None]:
-    some = _weighted((3, st.integers(1, 5)), (1, st.integers(6, 300)))
     if batching_window is True:
-        return some
-    none_or_zero: SearchStrategy[int | None] = _weighted((3, _NONE), (1, st.just(0)))
+        return _pick_int((3, _Span(1, 5)), (1, _Span(6, 300)))
     if batching_window is False:
-        return none_or_zero
-    return _weighted((4, none_or_zero), (2, some))
+        return _pick_int((3, None), (1, 0))
+    return _pick_int((5, None), (2, 0), (3, _Span(1, 5)), (1, _Span(6, 300)))
 
 
 @cache
@@ -574,70 +741,60 @@ def _flag(focus: bool | None) -> SearchStrategy[bool | None]:
     if focus is True:
         return st.just(True)
     if focus is False:
-        return _weighted((1, _NONE), (1, st.just(False)))
-    return _weighted((2, _NONE), (1, st.just(False)), (2, st.just(True)))
+        return _pick((1, None), (1, False))
+    return _pick((2, None), (1, False), (2, True))
+
+
+_RBIF_ON = ["ReportBatchItemFailures"]
 
 
 @cache
 def _response_types(focus: bool | None) -> SearchStrategy[list[str] | None]:
-    on: SearchStrategy[list[str] | None] = st.builds(lambda: ["ReportBatchItemFailures"])
-    off: SearchStrategy[list[str] | None] = _weighted((1, _NONE), (1, st.builds(list)))
     if focus is True:
-        return on
+        return _pick((1, _RBIF_ON))
     if focus is False:
-        return off
-    return _weighted((3, off), (2, on))
+        return _pick((1, None), (1, []))
+    return _pick((2, None), (1, []), (2, _RBIF_ON))
 
 
 @cache
 def _retries(finite_small: bool) -> SearchStrategy[int | None]:
-    small = st.sampled_from([0, 1, 2, 3])
     if finite_small:
-        return _weighted((4, small), (1, st.integers(4, _PERMANENT_RETRY_MAX)))
-    return _weighted(
-        (2, _NONE),
-        (1, st.just(-1)),
-        (4, small),
-        (1, st.integers(4, 10)),
-        (1, st.integers(11, 10_000)),
-    )
+        return _pick_int((4, _Span(0, 3)), (1, _Span(4, _PERMANENT_RETRY_MAX)))
+    return _pick_int((2, None), (1, -1), (4, _Span(0, 3)), (1, _Span(4, 10)), (1, _Span(11, 10_000)))
 
 
 @cache
 def _age(source: Source, record_age: bool | None, short_only: bool) -> SearchStrategy[int | None]:
     if record_age is False:
-        return _weighted((2, _NONE), (1, st.just(-1)))
-    short = _weighted((4, st.integers(60, 120)), (1, st.integers(121, _PERMANENT_AGE_MAX)))
+        return _pick_int((2, None), (1, -1))
+    short: list[tuple[int, int | _Span | None]] = [(8, _Span(60, 120)), (2, _Span(121, _PERMANENT_AGE_MAX))]
     if short_only:
-        return short
+        return _pick_int(*short)
     # With record_age on, some records must be older than the limit yet still in the stream:
     # DynamoDB Streams keep records 24 hours.
     long_max = 604_800 if source is Source.KINESIS or record_age is not True else _DYNAMODB_RETENTION - 1_200
-    long: SearchStrategy[int | None] = _weighted(
-        (2, st.integers(_PERMANENT_AGE_MAX + 1, 86_400 - 1_200)),
-        (1, st.integers(_PERMANENT_AGE_MAX + 1, long_max)),
-    )
-    set_: SearchStrategy[int | None] = _weighted((4, short), (1, long))
+    long: list[tuple[int, int | _Span | None]] = [
+        (1, _Span(_PERMANENT_AGE_MAX + 1, 86_400 - 1_200)),
+        (1, _Span(_PERMANENT_AGE_MAX + 1, long_max)),
+    ]
     if record_age is True:
-        return set_
-    return _weighted((2, _NONE), (1, st.just(-1)), (3, set_))
+        return _pick_int(*short, *long)
+    return _pick_int((4, None), (2, -1), *short, *long)
 
 
 @cache
 def _destination(focus: str | None) -> SearchStrategy[dict[str, Any] | None]:
-    # Fresh dicts per draw: scenarios must never share mutable parameter values.
-    def on_failure(kind: str) -> SearchStrategy[dict[str, Any] | None]:
-        arn = names.DESTINATION_ARNS[kind]
-        return st.builds(lambda: {"OnFailure": {"Destination": arn}})
+    def on_failure(kind: str) -> dict[str, Any]:
+        return {"OnFailure": {"Destination": names.DESTINATION_ARNS[kind]}}
 
     # CFG-1: AWS reports "no destination" as {"OnFailure": {}}; a user may pass it too.
-    empty: SearchStrategy[dict[str, Any] | None] = st.builds(lambda: {"OnFailure": {}})
-    none: SearchStrategy[dict[str, Any] | None] = _weighted((2, _NONE), (1, empty))
+    none: list[tuple[int, dict[str, Any] | None]] = [(2, None), (1, {"OnFailure": {}})]
     if focus == "none":
-        return none
+        return _pick(*none)
     if focus is not None:
-        return on_failure(focus)
-    return _weighted((2, none), (1, on_failure("sqs")), (1, on_failure("sns")), (1, on_failure("s3")))
+        return _pick((1, on_failure(focus)))
+    return _pick(*none, (1, on_failure("sqs")), (1, on_failure("sns")), (1, on_failure("s3")))
 
 
 @st.composite
@@ -740,6 +897,58 @@ class _RecordDraft:
     arrival_ms: int
     partition_key: str
     data: bytes
+    delta: int = 1
+    """Step from the previous sequence number (see ``_SequencePlan``)."""
+
+
+@dataclass(frozen=True)
+class _ShardDraft:
+    """One shard before its sequence numbers are computed. The plan and id suffix are drawn
+    before the records so that shrinking the record list leaves them in place."""
+
+    plan: _SequencePlan
+    records: list[_RecordDraft]
+
+    @property
+    def suffix(self) -> int:
+        """The random part of a DynamoDB shard id."""
+        return random.Random(self.plan.seed).getrandbits(32)
+
+    def spec(self, source: Source, created_ms: int, index: int) -> ShardSpec:
+        numbers = self.plan.numbers(source, index, [d.delta for d in self.records])
+        return ShardSpec(
+            _shard_id(source, created_ms, index, self.suffix),
+            tuple(_record_spec(d, n) for d, n in zip(self.records, numbers, strict=True)),
+        )
+
+
+@lru_cache(maxsize=1024)
+def _other_shards(
+    ctx: _RecordContext, max_shards: int, max_records: int
+) -> SearchStrategy[list[_ShardDraft]]:
+    return st.lists(_shard_draft(ctx, 0, max_records), max_size=max_shards)
+
+
+@lru_cache(maxsize=1024)
+def _first_shard_draft(ctx: _RecordContext, least: int, max_size: int) -> SearchStrategy[_ShardDraft]:
+    """Shard 0: ``least`` records that are not too old (forced behaviours need records a poller
+    delivers), then up to ``max_size - least`` ordinary ones."""
+    required = st.lists(_record_draft(replace(ctx, allow_old=False)), min_size=least, max_size=least)
+    rest = st.lists(_record_draft(ctx), max_size=max_size - least)
+    return st.builds(
+        _ShardDraft,
+        plan=_sequence_plans(ctx.source),
+        records=st.tuples(required, rest).map(lambda t: [*t[0], *t[1]]),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _shard_draft(ctx: _RecordContext, min_size: int, max_size: int) -> SearchStrategy[_ShardDraft]:
+    return st.builds(
+        _ShardDraft,
+        plan=_sequence_plans(ctx.source),
+        records=st.lists(_record_draft(ctx), min_size=min_size, max_size=max_size),
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -767,15 +976,15 @@ def _arrival_ms(ctx: _RecordContext) -> SearchStrategy[int]:
     return _weighted(*branches)
 
 
+def _draft_from(behaviour: RecordBehaviour, arrival_ms: int, seed: int) -> _RecordDraft:
+    key, data, delta = _seeded_content(seed)
+    return _RecordDraft(behaviour, arrival_ms, key, data, delta)
+
+
 @lru_cache(maxsize=1024)
 def _record_draft(ctx: _RecordContext) -> SearchStrategy[_RecordDraft]:
-    return st.builds(
-        _RecordDraft,
-        behaviour=ctx.behaviour,
-        arrival_ms=_arrival_ms(ctx),
-        partition_key=_partition_keys(),
-        data=_small_payloads(),
-    )
+    # Few choices per record (behaviour, arrival, one content seed): see _seeded_content.
+    return st.builds(_draft_from, ctx.behaviour, _arrival_ms(ctx), _SEEDS)
 
 
 def _old_allowed(source: Source, age_limit: int | None) -> bool:
@@ -831,15 +1040,14 @@ def records(
         allow_old=_old_allowed(src, age_limit),
     )
 
-    @st.composite
-    def build(draw: st.DrawFn) -> tuple[RecordSpec, ...]:
-        drafts = _sorted_by_arrival(
-            draw(st.lists(_record_draft(ctx), min_size=min_records, max_size=max_records))
-        )
-        numbers = draw(sequence_numbers(src, len(drafts), shard_index=shard_index))
-        return tuple(_record_spec(d, n) for d, n in zip(drafts, numbers, strict=True))
+    if not 0 <= shard_index <= _MAX_SHARDS:
+        raise ValueError(f"shard_index must be 0..{_MAX_SHARDS}, found {shard_index}")
 
-    return build()
+    def finish(shard: _ShardDraft) -> tuple[RecordSpec, ...]:
+        shard = replace(shard, records=_sorted_by_arrival(shard.records))
+        return shard.spec(src, 0, shard_index).records
+
+    return _shard_draft(ctx, min_records, max_records).map(finish)
 
 
 # ---- scenarios ----------------------------------------------------------------------------
@@ -976,9 +1184,14 @@ def scenarios(
     return _scenario(focus)
 
 
+_SOURCES = _pick((1, Source.KINESIS), (1, Source.DYNAMODB))
+_RARELY = st.integers(0, 39).map(lambda n: n == 39)
+"""True about once in 40 draws (one large record when large_records is None)."""
+
+
 @st.composite
 def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
-    source = focus.source or draw(st.sampled_from([Source.KINESIS, Source.DYNAMODB]))
+    source = focus.source or draw(_SOURCES)
     mapping = draw(_mapping_draft(source, focus, None))
     start = draw(start_instants(focus.clock_edges))
     rbif = mapping.rbif
@@ -998,19 +1211,15 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
 
     # Shard 0 is drawn with enough records for every forced requirement; the other shards follow.
     least = _shard0_min_records(focus.failures, focus.throttles, focus.record_age, mapping.starting_position)
-    first = draw(st.lists(_record_draft(ctx), min_size=least, max_size=max(focus.max_records, least)))
-    others = draw(
-        st.lists(
-            st.lists(_record_draft(ctx), max_size=focus.max_records),
-            max_size=focus.max_shards - 1,
-        )
-    )
-    shards: list[list[_RecordDraft]] = [first, *others]
+    first = draw(_first_shard_draft(ctx, least, max(focus.max_records, least)))
+    others = draw(_other_shards(ctx, focus.max_shards - 1, focus.max_records))
+    drafts = [first, *others]
+    shards: list[list[_RecordDraft]] = [d.records for d in drafts]
 
     large = focus.large_records
     if large is True:
         shards[0] = draw(_with_large_run(shards[0], source, mapping.starting_position))
-    elif large is None and draw(st.integers(0, 39)) == 39 and any(shards):
+    elif large is None and draw(_RARELY) and any(shards):
         shards = draw(_with_one_large(shards, source))
     shards = [_sorted_by_arrival(s) for s in shards]
 
@@ -1041,7 +1250,7 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
                 shards,
                 deliverable,
                 lambda b: b.behaviour is Behaviour.THROTTLE,
-                _behaviour_value(Behaviour.THROTTLE),
+                _behaviour_choice([(1, Behaviour.THROTTLE)]),
             )
         )
     if focus.failures is True:
@@ -1051,17 +1260,16 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
                 shards,
                 deliverable,
                 lambda b: _is_failing(b.behaviour, rbif),
-                _weighted(*((1, _behaviour_value(k)) for k in kinds)),
+                _behaviour_choice([(1, k) for k in kinds]),
+                protected=lambda b: focus.throttles is True and b.behaviour is Behaviour.THROTTLE,
             )
         )
 
-    ids = draw(shard_ids(source, len(shards)))
-    specs: list[ShardSpec] = []
-    for index, drafts in enumerate(shards):
-        numbers = draw(sequence_numbers(source, len(drafts), shard_index=index))
-        specs.append(
-            ShardSpec(ids[index], tuple(_record_spec(d, n) for d, n in zip(drafts, numbers, strict=True)))
-        )
+    created_ms = draw(_SHARD_CREATED) if source is Source.DYNAMODB else 0
+    specs = tuple(
+        replace(draft, records=records).spec(source, created_ms, index)
+        for index, (draft, records) in enumerate(zip(drafts, shards, strict=True))
+    )
 
     timestamp = None
     if timestamp_offset_ms is not None:
@@ -1071,7 +1279,7 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
     gaps = draw(poll_gaps(min_gap, max(5.0, min_gap * 4)))
     return Scenario(
         source=source,
-        shards=tuple(specs),
+        shards=specs,
         parameters=mapping.parameters(timestamp),
         clock=ClockPlan(start=start, poll_gaps=gaps),
         success_form=success_form,
@@ -1153,17 +1361,21 @@ def _with_behaviour(
     deliverable: Callable[[_RecordDraft], bool],
     satisfied: Callable[[RecordBehaviour], bool],
     behaviour: SearchStrategy[RecordBehaviour],
+    protected: Callable[[RecordBehaviour], bool] = lambda b: False,
 ) -> list[list[_RecordDraft]]:
-    """Force one record to have a behaviour unless a delivered record already has it. Records
-    that carry another forced behaviour (THROTTLE, a failure) are left alone when possible."""
+    """Force one record to have a behaviour unless a delivered record already has it. Prefer an
+    OK record the poller delivers; never overwrite a ``protected`` one (another forced
+    behaviour) if there is any other choice."""
     positions = [(s, i) for s, drafts in enumerate(shards) for i in range(len(drafts))]
     if any(satisfied(shards[s][i].behaviour) and deliverable(shards[s][i]) for s, i in positions):
         return shards
-    plain = [p for p in positions if shards[p[0]][p[1]].behaviour.behaviour is Behaviour.OK]
+    free = [p for p in positions if not protected(shards[p[0]][p[1]].behaviour)]
+    plain = [p for p in free if shards[p[0]][p[1]].behaviour.behaviour is Behaviour.OK]
     candidates = (
         [p for p in plain if deliverable(shards[p[0]][p[1]])]
-        or [p for p in positions if deliverable(shards[p[0]][p[1]])]
+        or [p for p in free if deliverable(shards[p[0]][p[1]])]
         or plain
+        or free
         or positions
     )
     s, i = draw(st.sampled_from(candidates))
