@@ -903,8 +903,9 @@ class _RecordDraft:
 
 @dataclass(frozen=True)
 class _ShardDraft:
-    """One shard before its sequence numbers are computed. The plan and id suffix are drawn
-    before the records so that shrinking the record list leaves them in place."""
+    """One shard before its sequence numbers are computed. The plan (which also gives the
+    DynamoDB shard-id suffix) is drawn before the records, so shrinking the record list leaves
+    it in place."""
 
     plan: _SequencePlan
     records: list[_RecordDraft]
@@ -1236,8 +1237,10 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
         timestamp_offset_ms = draw(_timestamp_offset_ms(shards))
 
     def deliverable(d: _RecordDraft) -> bool:
-        if age_limit is not None and d.arrival_ms < -age_limit * 1000:
-            return False  # too old: discarded before any invocation (RETRY-8)
+        # Too old: discarded before any invocation (RETRY-8). One second of margin, because
+        # DynamoDB rounds arrival times down to the second (EVT-D-2).
+        if age_limit is not None and d.arrival_ms < -age_limit * 1000 + 1000:
+            return False
         if mapping.starting_position == "LATEST":
             return d.arrival_ms > 0  # START-3
         if timestamp_offset_ms is not None:
@@ -1286,6 +1289,9 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
     )
 
 
+_RECENT_MS = st.integers(0, 30_000).map(lambda ms: -ms)
+
+
 @st.composite
 def _with_large_run(
     draw: st.DrawFn, drafts: list[_RecordDraft], source: Source, starting_position: str
@@ -1295,8 +1301,9 @@ def _with_large_run(
     data = draw(_large_payload(source))
     encoded = 4 * math.ceil(len(data) / 3)
     count = PAYLOAD_CAP_BYTES // encoded + 1
-    # Arrive together, and where the starting position reads them.
-    arrival = draw(_later_ms() if starting_position == "LATEST" else _present_ms(None))
+    # Arrive together, where the starting position reads them, and young enough (under 30 s,
+    # every age limit is at least 60 s) to be invoked rather than expired.
+    arrival = draw(_later_ms() if starting_position == "LATEST" else _RECENT_MS)
     key = draw(partition_keys())
     run = [_RecordDraft(RecordBehaviour(Behaviour.OK), arrival, key, data) for _ in range(count)]
     return [*drafts, *run]

@@ -17,6 +17,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
+import reference
+from conformance.harness import run_scenario
+from conformance.observation import RunStatus
 from conformance.scenario import INVALID_FORMS, SUCCESS_FORMS, Behaviour, Scenario, Source
 from conformance.strategies import PAYLOAD_CAP_BYTES, scenarios
 from conformance.world import names
@@ -83,7 +86,8 @@ def delivered(s: Scenario, arrival: float) -> bool:
     if position == "LATEST":
         return arrival > 0
     if position == "AT_TIMESTAMP":
-        return s.instant(arrival).timestamp() >= s.parameters["StartingPositionTimestamp"] - 1e-6
+        timestamp = float(s.parameters["StartingPositionTimestamp"])
+        return s.instant(arrival).timestamp() >= timestamp - 1e-6
     return True
 
 
@@ -345,7 +349,7 @@ FOCUS_CASES: list[tuple[dict[str, Any], Callable[[Scenario], bool]]] = [
     ({"record_age": True}, old_record),
     (
         {"record_age": True, "source": "dynamodb"},
-        lambda s: old_record(s) and age_limit(s) is not None and age_limit(s) < 86_400,
+        lambda s: old_record(s) and (age_limit(s) or 0) < 86_400,
     ),
     ({"record_age": False}, lambda s: age_limit(s) is None),
     ({"batching_window": True}, lambda s: s.parameters.get("MaximumBatchingWindowInSeconds", 0) >= 1),
@@ -497,3 +501,31 @@ def test_scenarios_never_share_mutable_parameters(pair: tuple[Scenario, Scenario
     first, second = pair
     assert first.parameters["DestinationConfig"] is not second.parameters["DestinationConfig"]
     assert first.parameters["FunctionResponseTypes"] is not second.parameters["FunctionResponseTypes"]
+
+
+# ---- termination, end to end ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "focus",
+    [
+        {},
+        {"failures": True},
+        {"failures": True, "report_batch_item_failures": True, "bisect": True},
+        {"failures": True, "record_age": True, "destination": "sqs"},
+        {"throttles": True, "batching_window": True},
+        {"starting_position": "LATEST", "failures": True},
+    ],
+    ids=lambda focus: ",".join(f"{k}={v}" for k, v in focus.items()) or "any",
+)
+def test_scenarios_run_to_completion_under_the_reference_poller(focus: dict[str, Any]) -> None:
+    """The real test of termination: a correct poller settles well inside the harness budget."""
+
+    @settings(FAST, max_examples=15)
+    @given(scenarios(**focus))
+    def run(s: Scenario) -> None:
+        observation = run_scenario(reference.ADAPTER, s)
+        assert observation.status is RunStatus.COMPLETED, observation.reason
+        assert observation.polls <= 1000, observation.reason
+
+    run()
