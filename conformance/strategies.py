@@ -1263,7 +1263,8 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
                 shards,
                 deliverable,
                 lambda b: _is_failing(b.behaviour, rbif),
-                _behaviour_choice([(1, k) for k in kinds]),
+                # POISON twice as likely: a record that fails forever reaches the discard path.
+                _behaviour_choice([(2 if k is Behaviour.POISON else 1, k) for k in kinds]),
                 protected=lambda b: focus.throttles is True and b.behaviour is Behaviour.THROTTLE,
             )
         )
