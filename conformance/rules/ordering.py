@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 from conformance.rules.analysis import Analysis, Attempt, Fate, seconds
-from conformance.rules.common import Findings, checker, view_subject
+from conformance.rules.common import Findings, checker, may_have_expired_unsent, view_subject
 from conformance.rules.responses import OutcomeKind
 from conformance.trace import StreamRecord
 
@@ -205,7 +205,7 @@ def shards_independent(an: Analysis, out: Findings) -> None:
             for other in an.shards:
                 if other == shard_id:
                     continue
-                waiting = _waiting(an, other, failed.index, failed.at)
+                waiting = _waiting(an, other, failed.index, failed.at, end_at)
                 if waiting is None:
                     continue
                 out.exercise()
@@ -230,9 +230,11 @@ def _resolution_index(fate: Fate) -> int | None:
     return min(indexes) if indexes else None
 
 
-def _waiting(an: Analysis, shard_id: str, index: int, at: float) -> StreamRecord | None:
-    """The first record of ``shard_id`` waiting to be processed at trace position ``index``, if
-    the shard was healthy (not itself retrying a failure) then."""
+def _waiting(an: Analysis, shard_id: str, index: int, at: float, until: float) -> StreamRecord | None:
+    """The first record of ``shard_id`` waiting to be processed at trace position ``index`` (time
+    ``at``), if the shard was healthy (not itself retrying a failure) then. A record that may
+    have grown too old before ``until`` does not count: dropping it silently is all a poller with
+    no destination does with it."""
     waiting: StreamRecord | None = None
     for fate in an.shard_fates(shard_id):
         if not fate.in_scope:
@@ -245,7 +247,7 @@ def _waiting(an: Analysis, shard_id: str, index: int, at: float) -> StreamRecord
         )
         if failed_before:
             return None  # the shard is busy with its own failure
-        if waiting is None and an.written(fate.record) <= at and not an.possibly_expired(fate.record, at):
+        if waiting is None and an.written(fate.record) <= at and not may_have_expired_unsent(an, fate, until):
             waiting = fate.record
     return waiting
 

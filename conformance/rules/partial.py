@@ -212,8 +212,8 @@ def _complete_failure(an: Analysis, out: Findings, attempt: Attempt, expected_er
     if doc is None:
         return
     problems = []
-    expected = allowed[0] if allowed else attempt.positions
-    if doc.positions and doc.positions != expected and doc.positions != attempt.positions:
+    described = acceptable_retries(an, attempt, doc.at)
+    if doc.positions and doc.positions not in described and doc.positions != attempt.positions:
         problems.append(
             f"it describes {an.labels(attempt.shard_id, doc.positions)} instead of the whole batch"
         )
@@ -299,7 +299,7 @@ def partial_retries_count(an: Analysis, out: Findings) -> None:
             if doc is None:
                 continue
             problems = []
-            if doc.positions and doc.positions != last.retry:
+            if doc.positions and doc.positions not in acceptable_retries(an, last, doc.at):
                 problems.append(
                     f"it describes {an.labels(run.shard_id, doc.positions)} instead of the records "
                     "from the lowest "

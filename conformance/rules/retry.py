@@ -15,6 +15,7 @@ from conformance.rules.common import (
     checker,
     credited,
     doc_subject,
+    may_have_expired_unsent,
 )
 from conformance.rules.responses import OutcomeKind
 
@@ -275,6 +276,8 @@ def _later_waiting(an: Analysis, shard_id: str, after_position: int, index: int)
             continue
         if fate.discard is not None and fate.discard.index < index:
             continue
+        if not fate.sends and may_have_expired_unsent(an, fate, an.end_at):
+            continue  # too old to invoke: dropped (silently with no destination), which is progress
         return fate if an.written(fate.record) <= horizon else None
     return None
 

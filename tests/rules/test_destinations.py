@@ -307,3 +307,13 @@ def test_dlq11_under_bisection_a_count_including_the_larger_batches_is_accepted(
     assert h.violations("DLQ-11") == []
     h.discard(r[1:], 3, count=4)
     assert any("gives approximateInvokeCount 4" in m for m in h.violations("DLQ-11"))
+
+
+def test_dlq10_an_expired_head_may_go_in_its_own_document(history: type[History]) -> None:
+    h = history("kinesis", retries=1, max_age=60, destination="sqs", poll_gaps=(5.0,))
+    old, fresh = h.put(0, arrival=-58), h.put(0, arrival=-10)
+    h.fail([old, fresh], 0)
+    h.fail([old, fresh], 5)  # retries used up; ``old`` is now 63 s old
+    h.discard([fresh], 5, count=2)
+    h.discard([old], 5, condition="RecordAgeExceeded", count=2)
+    assert h.violations("DLQ-10") == []

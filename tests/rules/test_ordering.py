@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from conformance.rules import check
+
 if TYPE_CHECKING:
     from conftest import History
 
@@ -170,3 +172,19 @@ def test_ord9_discarded_as_failed_without_reaching_the_function(history: type[Hi
         f"record {r.label} was sent to the destination" in message
         and "only in throttled invocations" in message
     )
+
+
+def test_ord6_a_record_that_expired_before_it_could_be_taken_is_no_evidence(history: type[History]) -> None:
+    def waiting_shard(arrival: float) -> History:
+        h = history("kinesis", shards=2, batch_size=1, max_age=60, poll_gaps=(10.0,))
+        p = h.put(0, arrival=-1)
+        h.put(1, arrival=arrival)
+        for t in range(0, 51, 10):
+            h.fail([p], t)
+        return h
+
+    # Nearly 60 s old at the start: gone before any poller had to take it, dropping it is all there is.
+    assert check("ORD-6", waiting_shard(-59).build()).violations == ()
+    # A fresh one should have been invoked while the other shard kept failing.
+    (message,) = waiting_shard(-1).violations("ORD-6")
+    assert "shardId-000000000001" in message and "while shardId-000000000000 retried" in message

@@ -203,3 +203,11 @@ def test_retry11_processing_stops_after_a_silent_discard(history: type[History])
     h.fail([p], 1)
     (message,) = h.violations("RETRY-11", ended_at=60)
     assert f"after batch {p.label} used its 2 invocation(s), record {g.label} was never processed" in message
+
+
+def test_retry11_records_that_expired_after_the_discard_count_as_progress(history: type[History]) -> None:
+    h = history("kinesis", batch_size=1, retries=0, max_age=60, window=100)
+    p = h.put(0, arrival=-1)
+    h.put(0, arrival=10)  # waits for a window longer than its age limit: dropped, silently
+    h.fail([p], 100)
+    assert h.violations("RETRY-11", ended_at=400) == []
