@@ -25,13 +25,13 @@ import re
 import shlex
 import traceback
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hypothesis import HealthCheck, Verbosity, given, reject, seed, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, reject, seed, settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
@@ -264,7 +264,7 @@ def run_rules(
     results = []
     for index, rule in enumerate(chosen, start=1):
         progress.rule_started(rule, index, len(chosen))
-        result = run_rule(rule, adapter, options, progress, cache=cache)
+        result = run_rule(rule, adapter, options, progress, cache=cache, peers=chosen)
         progress.rule_finished(result, index, len(chosen))
         results.append(result)
     return results
@@ -277,13 +277,24 @@ def run_rule(
     progress: Progress | None = None,
     *,
     cache: ObservationCache | None = None,
+    peers: Iterable[Rule] | None = None,
 ) -> RuleResult:
-    """Search for a counterexample to ``rule`` and return the verdict."""
+    """Search for a counterexample to ``rule`` and return the verdict.
+
+    With a ``cache``, the search may be shared: the rules among ``peers`` (default: the whole
+    catalogue) that draw the same scenarios are checked in the same search, and their verdicts
+    are kept in the cache for their own turn (see :func:`_shared_search`).
+    """
     base = RuleResult(rule.id, rule.level.value, rule.family, rule.title, Verdict.SKIP)
     reason = skip_reason(rule, adapter)
     if reason:
         return replace(base, message=reason)
-    search = _Search(rule, adapter, options, progress or _Silent(), cache or ObservationCache(size=0))
+    progress = progress or _Silent()
+    if cache is not None:
+        shared = _shared_search(rule, adapter, options, progress, cache, peers)
+        if shared is not None:
+            return shared
+    search = _Search(rule, adapter, options, progress, cache or ObservationCache(size=0))
     return search.run(base)
 
 
@@ -308,6 +319,25 @@ class ObservationCache:
         self._size = size
         self._kept: OrderedDict[tuple[int, str, Budget | None, str], Observation] = OrderedDict()
         self.hits = 0
+        # Shared searches (see _shared_search): verdicts reached for rules before their turn, and
+        # the rules that must search alone, per (adapter, options).
+        self._verdicts: dict[tuple[tuple[int, RunOptions], str], RuleResult] = {}
+        self._alone: set[tuple[tuple[int, RunOptions], str]] = set()
+
+    def keep_verdict(self, scope: tuple[int, RunOptions], rule_id: str, result: RuleResult) -> None:
+        self._verdicts[(scope, rule_id)] = result
+
+    def has_verdict(self, scope: tuple[int, RunOptions], rule_id: str) -> bool:
+        return (scope, rule_id) in self._verdicts
+
+    def take_verdict(self, scope: tuple[int, RunOptions], rule_id: str) -> RuleResult | None:
+        return self._verdicts.pop((scope, rule_id), None)
+
+    def search_alone(self, scope: tuple[int, RunOptions], rule_id: str) -> None:
+        self._alone.add((scope, rule_id))
+
+    def searches_alone(self, scope: tuple[int, RunOptions], rule_id: str) -> bool:
+        return (scope, rule_id) in self._alone
 
     def observe(self, adapter: Adapter, scenario: Scenario, world: str, budget: Budget | None) -> Observation:
         data = sum(len(record.data) for shard in scenario.shards for record in shard.records)
@@ -393,20 +423,28 @@ class _Search:
             return
         raise self._remember(InconclusiveRun(observation.reason), scenario)
 
-    def run(self, base: RuleResult) -> RuleResult:
+    def hypothesis_test(
+        self, body: Callable[[Scenario], None], *, shrink: bool = True
+    ) -> tuple[Callable[[], None], int]:
+        """``body`` as this rule's Hypothesis search, and the seed it searches with."""
         profile = resolve_profile(self.options.profile)
         run_seed = choose_seed(self.options)
-        test = given(self._strategy())(self.attempt)
+        test = given(self._strategy())(body)
         if self.options.max_examples is not None:
             profile = settings(profile, max_examples=self.options.max_examples)
+        phases = profile.phases if shrink else [p for p in profile.phases if p in _SEARCH_PHASES]
         test = settings(
             parent=profile,
             deadline=None,  # the harness bounds wall time per poll; timing is not a verdict
             database=_scoped_database(profile.database, self.adapter, self.rule, self.options.world),
             verbosity=profile.verbosity if profile.verbosity > Verbosity.normal else Verbosity.quiet,
             suppress_health_check=[*profile.suppress_health_check, HealthCheck.too_slow],
+            phases=phases,
         )(test)
-        test = seed(run_seed)(test)
+        return seed(run_seed)(test), run_seed
+
+    def run(self, base: RuleResult) -> RuleResult:
+        test, run_seed = self.hypothesis_test(self.attempt)
         base = replace(base, seed=run_seed)
         try:
             test()
@@ -421,9 +459,14 @@ class _Search:
             if not isinstance(error, Exception):
                 raise  # KeyboardInterrupt and friends
             return self._failed(base, error)
+        return self.conclude(base)
+
+    def conclude(self, base: RuleResult) -> RuleResult:
+        """The verdict of a search that raised nothing."""
         if self.stopped is not None:
             scenario, reason = self.stopped
-            example = self._counterexample(reason, scenario, 1, run_seed)
+            assert base.seed is not None
+            example = self._counterexample(reason, scenario, 1, base.seed)
             return self._finish(base, Verdict.INCONCLUSIVE, reason, (example,))
         if self.examples and self.inconclusive == self.examples:
             return self._finish(
@@ -512,6 +555,140 @@ class _Search:
             # for the rules that need it, never a failure of the others.
             strategy = strategy.filter(lambda scenario: not claimed.lacks(features_used(scenario)))
         return strategy
+
+
+# ---- searches shared by rules with the same focus ------------------------------------------------
+
+# A shared search only generates: it never shrinks (a broken rule gets a search of its own).
+_SEARCH_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target)
+
+
+class _Abandoned(Exception):
+    """Raised into a shared search to stop it: it can no longer stand for the rules' own searches."""
+
+
+class _SharedSearch:
+    """One Hypothesis search whose every observation is judged against several rules.
+
+    ``members`` are the rules' own searches, in whose counters the shared search keeps score; the
+    first one leads (its strategy, settings and progress line are used).
+    """
+
+    def __init__(self, members: list[_Search]) -> None:
+        self.members = members
+        self.lead = members[0]
+        self.broken: _Search | None = None
+        """The member whose rule an observation broke, if that is why the search was abandoned."""
+
+    def attempt(self, scenario: Scenario) -> None:
+        from conformance.rules import check
+        from conformance.world import UnrealisableScenario
+
+        lead = self.lead
+        try:
+            observation = lead.cache.observe(lead.adapter, scenario, lead.options.world, lead.options.budget)
+        except UnrealisableScenario:
+            reject()
+        for member in self.members:
+            member.examples += 1
+        try:
+            if observation.status is RunStatus.INCONCLUSIVE:
+                if not lead.options.allow_inconclusive:
+                    raise _Abandoned(observation.reason)  # each rule's search shrinks it
+                for member in self.members:
+                    member.inconclusive += 1
+                    member.first_inconclusive = member.first_inconclusive or observation.reason
+                return
+            for member in self.members:
+                result = check(member.rule.id, observation)
+                member.exercised += result.exercised
+                if result.violations:
+                    self.broken = member
+                    raise _Abandoned(member.rule.id)
+        finally:
+            lead.progress.example_done(lead.rule, lead.examples)
+
+    def run(self) -> int | None:
+        """Run the search; its seed if every example passed every rule, else None."""
+        test, run_seed = self.lead.hypothesis_test(self.attempt, shrink=False)
+        try:
+            test()
+        except BaseException as error:
+            if not isinstance(error, Exception):
+                raise  # KeyboardInterrupt and friends
+            return None
+        return run_seed
+
+
+def _focus_key(rule: Rule) -> str:
+    return json.dumps(dict(rule.focus), sort_keys=True, default=repr)
+
+
+def _shared_search(
+    rule: Rule,
+    adapter: Adapter,
+    options: RunOptions,
+    progress: Progress,
+    cache: ObservationCache,
+    peers: Iterable[Rule] | None,
+) -> RuleResult | None:
+    """``rule``'s verdict from a search shared with its peers, or None if it needs its own search.
+
+    Rules with the same focus draw the same scenarios under one seed, so one search can judge
+    each observation against all of them and the scenarios are drawn (and run) once instead of
+    once per rule. The shared search stands for the rules' own searches only while it sees
+    exactly what they would: every example passed every rule. Then each rule's result (examples,
+    exercised counts, warnings) is the one its own search would give, and the peers' results wait
+    in ``cache`` for their turn. As soon as one rule is broken, the search is abandoned unshrunk:
+    the broken rule gets a search of its own (which shrinks and writes the failure file), and the
+    others share a new search without it. An inconclusive run, or anything else that stops the
+    shared search, sends every rule of the group to a search of its own.
+
+    Searches with an example database are never shared: each rule's saved failures are replayed
+    and written under its own scope.
+    """
+    scope = (id(adapter), options)
+    kept = cache.take_verdict(scope, rule.id)
+    if kept is not None:
+        for number in range(1, kept.examples + 1):
+            progress.example_done(rule, number)  # as if the rule had searched now
+        return kept
+    if cache.searches_alone(scope, rule.id) or resolve_profile(options.profile).database is not None:
+        return None
+    if peers is None:
+        from conformance.rules import CATALOGUE
+
+        peers = CATALOGUE.values()
+    focus = _focus_key(rule)
+    same_focus = [
+        p for p in peers if p.id != rule.id and _focus_key(p) == focus and not skip_reason(p, adapter)
+    ]
+    while True:
+        others = [
+            p
+            for p in same_focus
+            if not cache.searches_alone(scope, p.id) and not cache.has_verdict(scope, p.id)
+        ]
+        if not others:
+            return None
+        members = [_Search(r, adapter, options, progress, cache) for r in (rule, *others)]
+        shared = _SharedSearch(members)
+        run_seed = shared.run()
+        if run_seed is not None:
+            for member in members[1:]:
+                cache.keep_verdict(scope, member.rule.id, member.conclude(_base(member.rule, run_seed)))
+            return members[0].conclude(_base(rule, run_seed))
+        if shared.broken is None:
+            for member in members:
+                cache.search_alone(scope, member.rule.id)
+            return None
+        cache.search_alone(scope, shared.broken.rule.id)
+        if shared.broken is members[0]:
+            return None
+
+
+def _base(rule: Rule, run_seed: int) -> RuleResult:
+    return RuleResult(rule.id, rule.level.value, rule.family, rule.title, Verdict.PASS, seed=run_seed)
 
 
 def replay_command(path: Path | str, poller_spec: str, rule_id: str, world: str = "memory") -> str:
