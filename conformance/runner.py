@@ -544,17 +544,42 @@ class _Search:
     def _strategy(self) -> SearchStrategy[Scenario]:
         from conformance.strategies import scenarios
 
-        focus = dict(self.rule.focus)
         claimed = self.adapter.capabilities
-        sources = claimed.sources & {"kinesis", "dynamodb"}
-        if "source" not in focus and len(sources) == 1:
-            focus["source"] = next(iter(sources))
-        strategy = scenarios(**focus)
+        strategy = scenarios(**focus_within_claims(self.rule.focus, claimed))
         if claimed.lacks(_ALL_FEATURES):
             # Only scenarios within the adapter's claims: a feature it does not claim is a skip
             # for the rules that need it, never a failure of the others.
             strategy = strategy.filter(lambda scenario: not claimed.lacks(features_used(scenario)))
         return strategy
+
+
+def focus_within_claims(focus: Mapping[str, Any], claimed: Capabilities) -> dict[str, Any]:
+    """The rule's focus, narrowed so that the scenarios drawn use only what the adapter claims.
+
+    Narrowing the draw (rather than filtering drawn scenarios) keeps the search efficient for an
+    adapter that claims little: a filter alone would reject most scenarios and starve the rule.
+    What cannot be expressed as a focus flag (a subset of destination kinds or starting
+    positions) is still filtered afterwards.
+    """
+    narrowed = dict(focus)
+    sources = claimed.sources & {"kinesis", "dynamodb"}
+    if "source" not in narrowed and len(sources) == 1:
+        narrowed["source"] = next(iter(sources))
+    for flag, feature in (
+        ("bisect", "bisect"),
+        ("report_batch_item_failures", "report_batch_item_failures"),
+        ("record_age", "record_age"),
+        ("batching_window", "batching_window"),
+    ):
+        if narrowed.get(flag) is None and feature not in claimed.features:
+            narrowed[flag] = False
+    destinations = {"destination_sqs", "destination_sns", "destination_s3"}
+    if narrowed.get("destination") is None and not destinations & claimed.features:
+        narrowed["destination"] = "none"
+    positions = {"starting_position_latest", "starting_position_at_timestamp"}
+    if narrowed.get("starting_position") is None and not positions & claimed.features:
+        narrowed["starting_position"] = "TRIM_HORIZON"
+    return narrowed
 
 
 # ---- searches shared by rules with the same focus ------------------------------------------------
