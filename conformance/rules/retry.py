@@ -160,7 +160,9 @@ def throttles_do_not_count(an: Analysis, out: Findings) -> None:
                     f"batch {span} was {_how(gone[0])} right after the throttle in {run.last.name}; a "
                     "throttled batch is retried until its records expire"
                 )
-            elif quota is not None and run.real + run.inherited < quota:
+            elif quota is not None and run.real + run.inherited < quota <= len(run.attempts) + run.inherited:
+                # Counting the throttles would explain the early discard; fewer attempts than
+                # that, throttles included, is RETRY-3's to report.
                 out.violate(
                     f"batch {span} was {_how(gone[0])} after {run.real} invocation(s) and {run.throttles} "
                     f"throttle(s); throttles do not count toward MaximumRetryAttempts "

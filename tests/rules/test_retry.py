@@ -211,3 +211,13 @@ def test_retry11_records_that_expired_after_the_discard_count_as_progress(histor
     h.put(0, arrival=10)  # waits for a window longer than its age limit: dropped, silently
     h.fail([p], 100)
     assert h.violations("RETRY-11", ended_at=400) == []
+
+
+def test_retry6_leaves_too_few_attempts_in_all_to_retry3(history: type[History]) -> None:
+    h = history("kinesis", retries=3, destination="sqs")
+    p = h.put(0)
+    h.throttle([p], 0)
+    h.fail([p], 1)
+    h.discard([p], 1, count=1)  # 2 attempts in all, 4 due: not explained by counting throttles
+    assert h.violations("RETRY-6") == []
+    assert h.violations("RETRY-3")
