@@ -204,8 +204,7 @@ def isolated_record_retries(an: Analysis, out: Findings) -> None:
             if quota is not None and run.real != quota:
                 out.violate(
                     f"record {label}, isolated by bisection, was invoked {run.real} time(s) alone "
-                    "before it was "
-                    f"discarded; a one-record batch is retried under MaximumRetryAttempts "
+                    "before it was discarded; a one-record batch is retried under MaximumRetryAttempts "
                     f"{an.settings.max_retries}: {quota} invocations"
                 )
             doc = gone[0].discard.doc if gone[0].discard is not None else None
@@ -251,8 +250,7 @@ def batch_size_unchanged(an: Analysis, out: Findings) -> None:
                 out.violate(
                     f"after bisection, {attempt.name} carried only {len(attempt.positions)} new record(s) "
                     f"although record {an.label(an.record(shard_id, attempt.last + 1))} had "
-                    "already been read; "
-                    f"bisection does not change BatchSize ({limit})"
+                    f"already been read; bisection does not change BatchSize ({limit})"
                 )
 
 
@@ -322,8 +320,7 @@ def bisect_with_rbif(an: Analysis, out: Findings) -> None:
                         f"{last.name} returned {last.outcome.detail}, and {following.name} retried only "
                         f"{an.labels(last.shard_id, following.positions)}; a partial failure is retried from "
                         f"the reported record {an.label(an.record(last.shard_id, last.retry[0]))} "
-                        "to the end of "
-                        "the batch, not bisected"
+                        "to the end of the batch, not bisected"
                     )
 
 
@@ -347,8 +344,7 @@ def merged_documents(an: Analysis, out: Findings) -> None:
             if not failed and not an.possibly_expired(fate.record, doc.at):
                 out.violate(
                     f"{doc.name} describes record {fate.label}, which never failed; merged "
-                    "documents describe "
-                    "failed records only"
+                    "documents describe failed records only"
                 )
                 break
 
@@ -370,6 +366,5 @@ def throttles_not_bisected(an: Analysis, out: Findings) -> None:
                 out.violate(
                     f"after {throttled.name} was throttled with {an.labels(shard_id, throttled.positions)}, "
                     f"{following.name} retried only {an.labels(shard_id, following.positions)}; "
-                    "throttles are "
-                    "retried whole, bisection applies to function errors only"
+                    "throttles are retried whole, bisection applies to function errors only"
                 )

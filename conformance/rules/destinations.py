@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -115,8 +115,7 @@ def one_document_per_batch(an: Analysis, out: Findings) -> None:
         if doc.document is None:
             out.violate(
                 f"{doc.name} is not a JSON object ({describe_value(doc.write.text)}); the "
-                "destination gets the "
-                "document as JSON text"
+                "destination gets the document as JSON text"
             )
             continue
         if doc.shard_id is None or not doc.positions:
@@ -126,8 +125,7 @@ def one_document_per_batch(an: Analysis, out: Findings) -> None:
             if earlier is not doc:
                 out.violate(
                     f"record {an.label(an.record(doc.shard_id, position))} is described by "
-                    f"{earlier.name} and again "
-                    f"by {doc.name}; one document is sent per discarded batch"
+                    f"{earlier.name} and again by {doc.name}; one document is sent per discarded batch"
                 )
                 break
         if doc.condition == "RetryAttemptsExhausted" and not an.settings.bisect:
@@ -413,8 +411,7 @@ def describes_discarded_range(an: Analysis, out: Findings) -> None:
         if acked is not None and acked.acked_by is not None:
             out.violate(
                 f"{subject} describes record {acked.label}, which had been acknowledged in "
-                f"{acked.acked_by.name}; "
-                "a document describes only discarded records"
+                f"{acked.acked_by.name}; a document describes only discarded records"
             )
             continue
         if doc.condition != "RetryAttemptsExhausted" or an.settings.bisect:
@@ -539,8 +536,7 @@ def s3_payload(an: Analysis, out: Findings) -> None:
                 if raw != sent:
                     out.violate(
                         f"{subject}: the payload record for {an.label(record)} differs from the record "
-                        "sent to the "
-                        "function"
+                        "sent to the function"
                     )
                     break
                 continue
@@ -603,8 +599,7 @@ def s3_key_time(an: Analysis, out: Findings) -> None:
         if (got_path, got_stamp) != (path, stamp):
             out.violate(
                 f"{doc_subject(an, doc)} has timestamp {doc.document.get('timestamp')}, so its key "
-                f"{doc.write.s3_key!r} holds "
-                f"{path}/{stamp}, but the key has {got_path}/{got_stamp}"
+                f"{doc.write.s3_key!r} holds {path}/{stamp}, but the key has {got_path}/{got_stamp}"
             )
 
 
@@ -646,7 +641,3 @@ def s3_key_suffix(an: Analysis, out: Findings) -> None:
             out.violate(
                 f"{doc_subject(an, doc)} reuses the key suffix {suffix} of {earlier.name}; it is random"
             )
-
-
-def _names(docs: Sequence[Doc]) -> str:
-    return ", ".join(d.name for d in docs)

@@ -26,8 +26,7 @@ def one_shard_per_batch(an: Analysis, out: Findings) -> None:
             other = next(r for r in records if r.shard_id == shards[1])
             out.violate(
                 f"{view.name} mixed records of {len(shards)} shards: {an.label(first)} and "
-                f"{an.label(other)}; "
-                "a batch holds records of exactly one shard"
+                f"{an.label(other)}; a batch holds records of exactly one shard"
             )
             continue
         if an.kinesis and len(view.sent) >= 2:
@@ -119,8 +118,7 @@ def checkpoint_after_success(an: Analysis, out: Findings) -> None:
                     f"after {before.name} succeeded with the batch ending at "
                     f"{an.label(an.record(shard_id, before.last))}, the next batch ({after.name}) began at "
                     f"{an.label(an.record(shard_id, after.first))}, skipping record {fate.label}; "
-                    "the next batch "
-                    "starts right after the checkpoint"
+                    "the next batch starts right after the checkpoint"
                 )
                 break
 
@@ -288,8 +286,7 @@ def partition_key_order(an: Analysis, out: Findings) -> None:
                     out.violate(
                         f"record {an.label(an.record(shard_id, p_b))} was first delivered before "
                         f"{an.label(an.record(shard_id, p_a))}, an earlier record with the same "
-                        "partition key; "
-                        "order is kept per partition key"
+                        "partition key; order is kept per partition key"
                     )
 
 

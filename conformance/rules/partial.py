@@ -33,8 +33,7 @@ def _acknowledged_check(an: Analysis, out: Findings, attempt: Attempt, why: str)
         if again:
             out.violate(
                 f"{attempt.name} returned {why}, yet record "
-                f"{an.label(an.record(attempt.shard_id, again[0]))} was "
-                f"delivered again in {following.name}"
+                f"{an.label(an.record(attempt.shard_id, again[0]))} was delivered again in {following.name}"
             )
             return
     for doc in an.docs:
@@ -46,8 +45,7 @@ def _acknowledged_check(an: Analysis, out: Findings, attempt: Attempt, why: str)
             position = min(set(doc.positions) & set(attempt.positions))
             out.violate(
                 f"{attempt.name} returned {why}, yet record "
-                f"{an.label(an.record(attempt.shard_id, position))} was "
-                f"discarded in {doc.name}"
+                f"{an.label(an.record(attempt.shard_id, position))} was discarded in {doc.name}"
             )
             return
 
@@ -100,10 +98,8 @@ def identifiers_are_sequence_numbers(an: Analysis, out: Findings) -> None:
                 where = following.name if restarted and following is not None else _doc_name(documented)
                 out.violate(
                     f"{attempt.name} returned {attempt.outcome.detail}, naming records by sequence "
-                    "number, yet "
-                    f"{where} treated the whole batch from {an.label(first)} as failed; a valid "
-                    "partial failure "
-                    "acknowledges the records before the lowest reported one"
+                    f"number, yet {where} treated the whole batch from {an.label(first)} as failed; a valid "
+                    "partial failure acknowledges the records before the lowest reported one"
                 )
 
 
@@ -138,8 +134,7 @@ def retry_from_lowest(an: Analysis, out: Findings) -> None:
             if following.first not in (a[0] for a in allowed if a):
                 out.violate(
                     f"{attempt.name} returned {attempt.outcome.detail}; the lowest reported record "
-                    "(compared as "
-                    f"integers) is {an.label(lowest)}, but the retry {following.name} began at "
+                    f"(compared as integers) is {an.label(lowest)}, but the retry {following.name} began at "
                     f"{an.label(an.record(attempt.shard_id, following.first))}"
                 )
             else:
@@ -204,8 +199,7 @@ def _complete_failure(an: Analysis, out: Findings, attempt: Attempt, expected_er
             f"after {attempt.name} returned {detail}, which counts as a complete failure, the "
             "poller moved past "
             f"{an.labels(attempt.shard_id, attempt.positions)} after {run.real} invocation(s) "
-            "without retrying "
-            f"it (MaximumRetryAttempts {an.settings.max_retries})"
+            f"without retrying it (MaximumRetryAttempts {an.settings.max_retries})"
         )
         return
     doc = gone[0].discard.doc if gone[0].discard is not None else None
@@ -352,6 +346,5 @@ def shrunken_batch_count(an: Analysis, out: Findings) -> None:
                     "after a partial failure shrank the batch to "
                     f"{an.labels(run.shard_id, run.positions)}, the "
                     f"shrunken batch was invoked only {run.real} time(s) before it was discarded; "
-                    f"it gets {quota} "
-                    "invocations of its own"
+                    f"it gets {quota} invocations of its own"
                 )

@@ -249,8 +249,7 @@ def whichever_limit_first(an: Analysis, out: Findings) -> None:
             if not isinstance(count, int) or isinstance(count, bool) or count < 1:
                 out.violate(
                     f"{doc_subject(an, doc)} has approximateInvokeCount {count!r}; for "
-                    "RecordAgeExceeded it is "
-                    "an integer of at least 1"
+                    "RecordAgeExceeded it is an integer of at least 1"
                 )
         elif condition == "RetryAttemptsExhausted" and quota is not None:
             last = an.last_reaching_attempt(doc.shard_id, doc.positions[0], doc.index)
@@ -333,8 +332,7 @@ def silent_skip(an: Analysis, out: Findings) -> None:
         out.exercise()
         out.violate(
             f"the poller wrote {doc_subject(an, doc)} to {doc.write.target}, although no "
-            "on-failure destination "
-            "is configured; discarded records are skipped silently"
+            "on-failure destination is configured; discarded records are skipped silently"
         )
     quota = an.settings.quota
     if quota is None:
