@@ -367,7 +367,13 @@ FOCUS_CASES: list[tuple[dict[str, Any], Callable[[Scenario], bool]]] = [
     ({"throttles": False}, lambda s: all(r.behaviour is not Behaviour.THROTTLE for r in records_of(s))),
     (
         {"throttles": True, "failures": True},
-        lambda s: any(r.behaviour is Behaviour.THROTTLE for r in records_of(s)) and failing_delivered(s),
+        # The failing record is placed where the starting position delivers it *when possible*;
+        # with a throttled record also forced in, an AT_TIMESTAMP start can leave it just before
+        # the timestamp, so only its presence is guaranteed here.
+        lambda s: (
+            any(r.behaviour is Behaviour.THROTTLE for r in records_of(s))
+            and any(is_failing(s, r.behaviour) for r in records_of(s))
+        ),
     ),
     ({"large_records": False}, lambda s: all(len(r.data) < 100_000 for r in records_of(s))),
     ({"clock_edges": True}, lambda s: 0 < seconds_to_midnight(s.clock.start) <= 61),
