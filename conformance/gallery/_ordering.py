@@ -123,12 +123,21 @@ class _NoBlockingPoller(VariantPoller):
 
 class _StickyShardPoller(VariantPoller):
     def poll(self) -> None:
-        busy = [shard for shard in self.shards if _retrying(shard)]
+        if self._closed or not self.config.enabled:
+            return super().poll()
+        if self._shards is None:
+            self._shards = self._start()
+        busy = [shard for shard in self._shards if _retrying(shard)]
         if busy:
-            # The bug: the poller stays with a failing shard until its batch is resolved.
             busy[0].poll()
-            return
-        super().poll()
+            return None
+        for shard in self._shards:
+            shard.poll()
+            if _retrying(shard):
+                # The bug: a failing shard gets the poller's whole attention until its batch
+                # is resolved; the shards after it wait.
+                return None
+        return None
 
 
 # ---- ORD-9 ---------------------------------------------------------------------------------------
