@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,10 +83,10 @@ class VariantPoller(ReferencePoller):
     reader: ClassVar[type[ShardReader]] = ShardReader
     invoker: ClassVar[type[Invoker]] = Invoker
 
-    def __init__(self, context: PollerContext) -> None:
+    def __init__(self, context: PollerContext, *, new_uuid: Callable[[], UUID] = uuid.uuid4) -> None:
         if _overrides(type(self), "edit_document", "edit_s3_key"):
             context = _editing_destinations(context, self)
-        super().__init__(context)
+        super().__init__(context, new_uuid=new_uuid)
 
     # ---- hooks ---------------------------------------------------------------------------------
 

@@ -193,7 +193,7 @@ ENTRIES: tuple[GalleryPoller, ...] = (
     entry(
         "payload_cap_on_raw_bytes",
         "BATCH-6",
-        "the 6 MiB cap is counted on raw record bytes, so the base64 JSON event exceeds it",
+        "the 6 MiB cap is counted on raw record bytes, so the base64 JSON event exceeds it (refused: halved)",
         _RawBytesCapPoller,
     ),
     entry(
