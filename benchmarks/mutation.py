@@ -19,8 +19,8 @@ Outcomes: **killed** (a rule failed), **crashed** (a run was inconclusive: the m
 raised or hung within the harness), **timeout** (the worker passed the wall cap), **survived**
 (every rule passed). Crashed and timed-out mutants count as killed in the score, and are
 reported separately. The score is ``(killed + crashed + timeout) / (mutants - equivalent)``,
-where the equivalent mutants are the survivors listed by key in ``--equivalent FILE`` (the key first on each
-line, then the reason) after a human has shown that no behaviour changes.
+where the equivalent mutants are the survivors listed by key in ``--equivalent FILE`` (see
+:func:`load_equivalent`) after a human has shown that no behaviour changes.
 
 Operators (the site's description names the change):
 
@@ -51,6 +51,7 @@ import ast
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -388,13 +389,28 @@ def run_one(source: str | None, module: str | None, max_examples: int, timeout: 
         return result
 
 
+_KEY = re.compile(r"^reference/\w+\.py#\d+$")
+
+
 def load_equivalent(path: Path | None) -> set[str]:
-    """Survivor keys judged equivalent: the first word of each line (``reference/x.py#12 why...``);
-    lines starting with ``#`` are comments."""
+    """Survivor keys judged equivalent: every line of ``path`` whose first word is a mutant key
+    (``reference/x.py#12``), so the key list can live in a Markdown note (``docs/mutation.md``)
+    next to the reason, each as a line like ``reference/x.py#12 why...``."""
     if path is None:
         return set()
-    lines = (line.strip() for line in path.read_text().splitlines())
-    return {line.split()[0] for line in lines if line and not line.startswith("#")}
+    words = (line.split()[0] for line in path.read_text().splitlines() if line.strip())
+    return {w for w in words if _KEY.match(w)}
+
+
+def rescore(path: Path, equivalent: set[str]) -> int:
+    """The summary again from a ``--json`` file, with the current equivalent list."""
+    outcomes = []
+    for row in json.loads(path.read_text()):
+        module, index = row["key"].split("#")
+        mutant = Mutant(module, int(index), row["line"], row["operator"], row["change"])
+        outcomes.append(Outcome(mutant, row["outcome"], row["rule"], row["message"], row["seconds"]))
+    _summary(outcomes, equivalent)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -410,11 +426,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write every outcome to this JSON file")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--baseline", action="store_true", help="run the unmutated reference only")
+    parser.add_argument("--rescore", type=Path, default=None, help="summarise a --json file again, no run")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
         return worker(args.max_examples)
+    if args.rescore is not None:
+        return rescore(args.rescore, load_equivalent(args.equivalent))
     if args.baseline:
         started = time.monotonic()
         result = run_one(None, None, args.max_examples, args.timeout)
