@@ -154,9 +154,23 @@ def run_in_world(
 def is_read(call: Call) -> bool:
     """Whether ``call`` only reads the stream (``get_records``, ``get_shard_iterator``,
     ``list_*``, ``describe_*`` on Kinesis or DynamoDB Streams)."""
-    if call.service not in _READ_SERVICES:
+    key = (call.service, call.operation)
+    read = _KNOWN_READS.get(key)
+    if read is None:
+        read = _is_read(*key)
+        if len(_KNOWN_READS) < 4096:  # a poller inventing operation names cannot grow it forever
+            _KNOWN_READS[key] = read
+    return read
+
+
+# Every call of every poll is classified: the answer per (service, operation) is remembered.
+_KNOWN_READS: dict[tuple[str, str], bool] = {}
+
+
+def _is_read(service: str, operation: str) -> bool:
+    if service not in _READ_SERVICES:
         return False
-    operation = _snake_case(call.operation)
+    operation = _snake_case(operation)
     return operation in _READ_OPERATIONS or operation.startswith(_READ_PREFIXES)
 
 
@@ -242,9 +256,10 @@ class _Run:
             self.polls += 1
             if polled.error is not None or polled.timed_out:
                 return self._stopped(polled, "poll()")
-            busy = [call for call in calls[seen:] if not is_read(call)]
-            if busy:
-                last_busy_at, last_busy = self._clock.elapsed, busy[-1]
+            for index in range(len(calls) - 1, seen - 1, -1):  # the last call that was not a read
+                if not is_read(calls[index]):
+                    last_busy_at, last_busy = self._clock.elapsed, calls[index]
+                    break
             pending = self._world.pending_arrivals()
             now = self._clock.elapsed
             if pending is None and now - last_busy_at >= self._quiet_needed:
@@ -363,7 +378,7 @@ class _PollTimeout(BaseException):
 
 
 class _AlarmGuard:
-    """Bounds each call with ``setitimer(ITIMER_REAL)``: two system calls per call, no thread.
+    """Bounds each call with ``setitimer(ITIMER_REAL)``: one system call per call, no thread.
 
     When the timer fires, the handler raises :class:`_PollTimeout` in the main thread, which
     interrupts Python code and blocking waits alike (lock and ``Event`` waits, ``time.sleep`` and
@@ -395,11 +410,13 @@ class _AlarmGuard:
         try:
             try:
                 self._armed = True
+                # Setting the timer restarts its countdown. It is left running after the call
+                # (one system call per call, not two): a signal between calls finds the guard
+                # disarmed and is ignored, and __exit__ stops the timer.
                 signal.setitimer(signal.ITIMER_REAL, self._timeout)
                 value = fn()
             finally:
                 self._armed = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
         except _PollTimeout:
             return _Outcome(timed_out=True)
         except Exception as error:

@@ -20,10 +20,12 @@ on the proxy, and no response is copied except an invoke's (whose stream must be
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -47,10 +49,23 @@ class CallCounter:
     def __init__(self) -> None:
         self._ticks = itertools.count(1)
         self.lock = threading.Lock()
+        self._instant: tuple[float, datetime] | None = None
 
     def tick(self) -> int:
         # next() on itertools.count is atomic under the GIL: no lock needed for the ticks.
         return next(self._ticks)
+
+    def now(self, clock: VirtualClock) -> datetime:
+        """``clock.now()``, remembered while virtual time stands still (the calls of one poll
+        share their instant, and building a datetime is a good part of recording a call)."""
+        elapsed = clock.elapsed
+        kept = self._instant
+        if kept is not None and kept[0] == elapsed:
+            return kept[1]
+        instant = clock.now()
+        if clock.elapsed == elapsed:  # another thread did not move the clock in between
+            self._instant = (elapsed, instant)
+        return instant
 
 
 class RecordingClient:
@@ -107,10 +122,9 @@ class RecordingClient:
         def recorded(*args: Any, **kwargs: Any) -> Any:
             if body_param is not None:
                 _read_stream_param(kwargs, body_param)
-            params: dict[str, Any] = dict(kwargs)
-            if args:
-                params["*args"] = args
-            at = clock.now()
+            # ``kwargs`` is a fresh dict of this call: the trace may keep it as it is.
+            params: dict[str, Any] = {**kwargs, "*args": args} if args else kwargs
+            at = counter.now(clock)
             started = counter.tick()
             try:
                 response = method(*args, **kwargs)
@@ -184,21 +198,51 @@ def _append(
     error_message: str | None,
 ) -> None:
     with counter.lock:
-        finished = counter.tick()
-        trace.calls.append(
-            Call(
-                index=len(trace.calls),
-                at=at,
-                service=service,
-                operation=operation,
-                params=params,
-                response=response,
-                error_code=error_code,
-                error_message=error_message,
-                started=started,
-                finished=finished,
+        calls = trace.calls
+        calls.append(
+            _new_call(
+                {
+                    "index": len(calls),
+                    "at": at,
+                    "service": service,
+                    "operation": operation,
+                    "params": params,
+                    "response": response,
+                    "error_code": error_code,
+                    "error_message": error_message,
+                    "started": started,
+                    "finished": counter.tick(),
+                }
             )
         )
+
+
+# The fields _append gives _new_call: every field of Call, or the trace would hold broken calls.
+_RECORDED_FIELDS = frozenset(
+    {
+        "index",
+        "at",
+        "service",
+        "operation",
+        "params",
+        "response",
+        "error_code",
+        "error_message",
+        "started",
+        "finished",
+    }
+)
+if {field.name for field in dataclasses.fields(Call)} != _RECORDED_FIELDS:  # pragma: no cover
+    raise RuntimeError("conformance.trace.Call changed its fields: update _append in the recording proxy")
+
+
+def _new_call(values: dict[str, Any]) -> Call:
+    """``Call(**values)`` without the frozen dataclass's ``__init__``, which sets each field with
+    ``object.__setattr__`` and is the largest cost of recording a call. ``values`` names every
+    field (see ``_RECORDED_FIELDS``), so the result equals ``Call(**values)`` in every respect."""
+    call = object.__new__(Call)
+    call.__dict__.update(values)
+    return call
 
 
 def _read_stream_param(kwargs: dict[str, Any], key: str) -> None:
