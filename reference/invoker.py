@@ -17,6 +17,8 @@ from reference.responses import Outcome, Throttled, classify_response
 
 __all__ = ["Invocation", "Invoker"]
 
+_KEPT_PAYLOADS = 64
+
 
 @dataclass(frozen=True)
 class Invocation:
@@ -32,13 +34,16 @@ class Invoker:
         self._client = context.client("lambda")
         self._function_arn = context.function_arn
         self._report_batch_item_failures = config.report_batch_item_failures
+        # Payloads of the batches invoked lately, by the identity of their record tuple (kept
+        # alive here, so an id is never reused while its entry lasts).
+        self._payloads: dict[int, tuple[Sequence[PolledRecord], bytes]] = {}
 
     def invoke(self, records: Sequence[PolledRecord]) -> Invocation:
         try:
             response = self._client.invoke(
                 FunctionName=self._function_arn,
                 InvocationType="RequestResponse",  # EVT-K-1: synchronous
-                Payload=event_payload(records),
+                Payload=self._payload(records),
             )
         except ClientError as error:
             # RETRY-6: throttles and service errors happen before the function runs; they are
@@ -57,6 +62,18 @@ class Invoker:
             function_error=str(response["FunctionError"]) if response.get("FunctionError") else None,
         )
         return Invocation(outcome, str(request_id) if request_id else None, result)
+
+    def _payload(self, records: Sequence[PolledRecord]) -> bytes:
+        # A retry sends the very batch again (the same tuple of frozen records): its payload is
+        # serialised once, not once per attempt. Shards take turns, so a few batches are kept.
+        kept = self._payloads.get(id(records))
+        if kept is not None and kept[0] is records:
+            return kept[1]
+        payload = event_payload(records)
+        if len(self._payloads) >= _KEPT_PAYLOADS:
+            self._payloads.clear()
+        self._payloads[id(records)] = (records, payload)
+        return payload
 
     def classify(
         self, response: Mapping[str, Any], payload: bytes, records: Sequence[PolledRecord]

@@ -46,6 +46,7 @@ MAX_SYNC_PAYLOAD_BYTES = 6_291_456
 """The synchronous Invoke request limit (6 MiB), enforced as Lambda does (BATCH-6)."""
 
 _INVOCATION_TYPES = ("Event", "RequestResponse", "DryRun")
+_KEPT_PAYLOADS = 64
 
 
 @dataclass
@@ -81,6 +82,9 @@ class ScriptedFunction:
         self._lock = threading.Lock()
         self._invocations = 0
         self._retired = False
+        # Records of the payloads parsed lately: a poller retrying a batch sends the same payload
+        # again (shards taking turns), and parsing is the largest part of answering an invocation.
+        self._parsed: dict[bytes, list[Any]] = {}
 
     # ---- world side ---------------------------------------------------------------------------
 
@@ -206,6 +210,16 @@ class ScriptedFunction:
         )
 
     def _event_records(self, payload: bytes, request_id: str) -> list[Any]:
+        records = self._parsed.get(payload)
+        if records is not None:
+            return records  # only read, never changed (see _recognise)
+        records = self._parse_event_records(payload, request_id)
+        if len(self._parsed) >= _KEPT_PAYLOADS:
+            self._parsed.clear()
+        self._parsed[payload] = records
+        return records
+
+    def _parse_event_records(self, payload: bytes, request_id: str) -> list[Any]:
         try:
             event = json.loads(payload) if payload else None
         except ValueError as exc:
