@@ -228,7 +228,7 @@ ENTRIES: tuple[GalleryPoller, ...] = (
     entry(
         "no_destination_blocks_shard",
         "RETRY-11",
-        "with no on-failure destination the discard counts as undelivered and the shard waits for ever",
+        "with no on-failure destination the discard counts as undelivered and the shard waits forever",
         _NowhereToSendPoller,
     ),
     entry(
