@@ -169,6 +169,7 @@ def test_an_unknown_poller(capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, out) == (2, "")
     assert err == (
         "stream-conformance: error: --poller 'referense' is not a registered poller name (registered: "
+        "localstack-dynamodb, localstack-kinesis, "
         "reference); name your own poller as module:attribute (for example mypackage.testing:make_poller), "
         "or register it in the entry-point group 'stream_conformance.pollers' of your package\n"
     )
