@@ -68,7 +68,8 @@ def test_no_poller_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_poller(None)
     assert str(info.value) == (
         "no poller was named: pass --poller module:attribute (an Adapter, or a factory "
-        "make_poller(context) -> Poller), or the name of a registered poller (localstack-dynamodb, localstack-kinesis, "
+        "make_poller(context) -> Poller), or the name of a registered poller ("
+        "localstack-dynamodb, localstack-kinesis, "
         "reference), or set the "
         "environment variable STREAM_CONFORMANCE_POLLER to either form"
     )
@@ -78,7 +79,8 @@ def test_an_unknown_name_lists_the_registered_ones() -> None:
     with pytest.raises(DiscoveryError) as info:
         resolve_poller("referense")
     assert str(info.value) == (
-        "--poller 'referense' is not a registered poller name (registered: localstack-dynamodb, localstack-kinesis, "
+        "--poller 'referense' is not a registered poller name (registered: "
+        "localstack-dynamodb, localstack-kinesis, "
         "reference); name your own "
         "poller as module:attribute (for example mypackage.testing:make_poller), or register it in the "
         "entry-point group 'stream_conformance.pollers' of your package"

@@ -109,7 +109,8 @@ def test_an_unknown_poller_is_a_usage_error(project: pytest.Pytester) -> None:
     result = project.runpytest("--poller", "referense", *TINY)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert result.stderr.lines[0] == (
-        "ERROR: --poller 'referense' is not a registered poller name (registered: localstack-dynamodb, localstack-kinesis, "
+        "ERROR: --poller 'referense' is not a registered poller name (registered: "
+        "localstack-dynamodb, localstack-kinesis, "
         "reference); name your "
         "own poller as module:attribute (for example mypackage.testing:make_poller), or register it in the "
         "entry-point group 'stream_conformance.pollers' of your package"
