@@ -301,7 +301,10 @@ def _parse_shard(doc: Any, index: int) -> ShardSpec:
         raise ScenarioFormatError(f"{where} must be a JSON object with 'shard_id' and 'records'")
     shard_id = _require(doc, "shard_id", str, where)
     records = _require(doc, "records", list, where)
-    return ShardSpec(shard_id=shard_id, records=tuple(_parse_record(r, f"{where}.records[{j}]") for j, r in enumerate(records)))
+    return ShardSpec(
+        shard_id=shard_id,
+        records=tuple(_parse_record(r, f"{where}.records[{j}]") for j, r in enumerate(records)),
+    )
 
 
 def _parse_record(doc: Any, where: str) -> RecordSpec:
@@ -309,7 +312,9 @@ def _parse_record(doc: Any, where: str) -> RecordSpec:
         raise ScenarioFormatError(f"{where} must be a JSON object")
     sequence_number = _require(doc, "sequence_number", str, where)
     if not sequence_number.isdigit():
-        raise ScenarioFormatError(f"{where}: 'sequence_number' must be a decimal string, found {sequence_number!r}")
+        raise ScenarioFormatError(
+            f"{where}: 'sequence_number' must be a decimal string, found {sequence_number!r}"
+        )
     behaviour_text = doc.get("behaviour", "ok")
     try:
         behaviour = Behaviour(behaviour_text)
