@@ -249,7 +249,7 @@ _RULES = (
         MUST,
         "bisection does not change BatchSize for later batches",
         needs=("bisect",),
-        focus=_BISECT,
+        focus={**_BISECT, "batching_window": False, "record_age": False},
     ),
     _rule(
         "BISECT-7",
