@@ -678,11 +678,12 @@ def _shared_search(
     each observation against all of them and the scenarios are drawn (and run) once instead of
     once per rule. The shared search stands for the rules' own searches only while it sees
     exactly what they would: every example passed every rule. Then each rule's result (examples,
-    exercised counts, warnings) is the one its own search would give, and the peers' results wait
-    in ``cache`` for their turn. As soon as one rule is broken, the search is abandoned unshrunk:
-    the broken rule gets a search of its own (which shrinks and writes the failure file), and the
-    others share a new search without it. An inconclusive run, or anything else that stops the
-    shared search, sends every rule of the group to a search of its own.
+    exercised counts, warnings) is the one its own search would give in this process (same seed,
+    strategy and draws), and the peers' results wait in ``cache`` for their turn. As soon as one
+    rule is broken, the search is abandoned unshrunk: the broken rule gets a search of its own
+    (which shrinks and writes the failure file), and the others share a new search without it.
+    An inconclusive run, or anything else that stops the shared search, sends every rule of the
+    group to a search of its own.
 
     Searches with an example database are never shared: each rule's saved failures are replayed
     and written under its own scope.
