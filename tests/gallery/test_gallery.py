@@ -51,13 +51,6 @@ NOT_CAUGHT = {
         "retry limit of 2 or more, and BISECT-3's 40 ci examples have MaximumRetryAttempts "
         "omitted, 0, 1, 404 or 7223 with permanently failing records"
     ),
-    "response_read_with_rbif_off": (
-        "PBF-1 cannot fail: with ReportBatchItemFailures off the world's scripted function always "
-        "returns the scenario's success form (conformance/world/function.py _answer, SEMANTICS "
-        "'Function behaviour' step 5), never the batchItemFailures a REPORTED or INVALID record "
-        "would make a real function return, so a poller that reads the response anyway sees "
-        "nothing to misread (0 of the 40 ci examples have such a response)"
-    ),
     "checkpoint_at_highest_reported": (
         "PBF-3's checker catches it, but the bug needs a response that reports two or more "
         "records: 7 of PBF-3's 40 ci examples have a partial failure response and every one "

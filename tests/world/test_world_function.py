@@ -163,10 +163,23 @@ def test_a_failure_beats_an_invalid_or_reported_answer(open_world: Any) -> None:
 @pytest.mark.parametrize(
     "behaviour", [REPORTED, (Behaviour.INVALID, 0, "null_identifier")], ids=["reported", "invalid"]
 )
-def test_without_report_batch_item_failures_the_answer_is_the_success_form(
+def test_without_report_batch_item_failures_the_answer_still_looks_like_a_failure(
     behaviour: tuple[Behaviour, int, str | None], open_world: Any
 ) -> None:
+    """The function does not know how it is mapped: it answers as with the setting on, and a
+    correct poller ignores the answer (PBF-1)."""
     world = open_world(one_shard(OK, behaviour, rbif=False, success_form="null"))
+    released = world.released_records()
+    response = invoke(world, released)
+    assert "FunctionError" not in response
+    if behaviour[0] is Behaviour.REPORTED:
+        assert answer(response) == {"batchItemFailures": [{"itemIdentifier": released[1].sequence_number}]}
+    else:
+        assert answer(response) == INVALID_FORMS["null_identifier"]
+
+
+def test_without_failing_records_the_answer_is_the_success_form(open_world: Any) -> None:
+    world = open_world(one_shard(OK, OK, rbif=False, success_form="null"))
     response = invoke(world, world.released_records())
     assert "FunctionError" not in response
     assert answer(response) is None
