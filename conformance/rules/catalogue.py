@@ -94,7 +94,10 @@ _RULES = (
         "ORD-9",
         MUST,
         "delivery is at least once: a record discarded as failed reached the function first",
-        focus={"failures": True, "throttles": True},
+        # A discarded record is only seen as discarded in a destination document (or when it was
+        # sent only in throttled invocations), so the focus always configures one.
+        needs=("destination_sqs",),
+        focus={**_SQS, "throttles": True},
     ),
     # ---- §2 batching -------------------------------------------------------------------------
     _rule("BATCH-2", MUST, "a batch never holds more than BatchSize records"),

@@ -34,11 +34,6 @@ from conformance.strategies import scenarios
 # this directory does not own (world, strategies, catalogue), so the test is an expected
 # failure, strict: it turns red as soon as the kit catches the bug, and the entry must go.
 NOT_CAUGHT = {
-    "discard_flushes_unsent_records": (
-        "ORD-9's checker catches it when the flushed records go to a destination (it leaves "
-        "silently skipped records to LOSS-1), but ORD-9's focus draws a destination in only 2 of "
-        "its 40 ci examples, and neither discards a batch with RetryAttemptsExhausted"
-    ),
     "drops_record_cut_by_payload_cap": (
         "LOSS-1 catches it on scenarios with a run of large records (6 of 15 drawn with "
         "large_records=True), but none of LOSS-1's 40 ci examples holds a record over 700 KB or "
