@@ -24,6 +24,7 @@ import random
 import re
 import shlex
 import traceback
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -310,14 +311,20 @@ class ObservationCache:
 
     Under one seed, searches with the same focus draw the same scenarios; each is still run in a
     fresh world, once, and every rule judges that real observation. Bounded (least recently used
-    first out), and scenarios carrying much data (large records) are not kept at all.
+    first out), and scenarios carrying much data (large records) are not kept at all, nor are
+    observations whose calls carried much (a few records retried hundreds of times); all kept
+    observations together carry at most ``_MAX_KEPT`` bytes of payloads.
     """
 
     _MAX_DATA = 256 * 1024
+    _MAX_KEPT = 32 * 1024 * 1024
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
-        self._kept: OrderedDict[tuple[int, str, Budget | None, tuple[Any, ...]], Observation] = OrderedDict()
+        self._kept: OrderedDict[tuple[int, str, Budget | None, tuple[Any, ...]], tuple[Observation, int]] = (
+            OrderedDict()
+        )
+        self._kept_bytes = 0
         self.hits = 0
         # Shared searches (see _shared_search): verdicts reached for rules before their turn, and
         # the rules that must search alone, per (adapter, options).
@@ -348,12 +355,27 @@ class ObservationCache:
         if kept is not None:
             self._kept.move_to_end(key)
             self.hits += 1
-            return kept
+            return kept[0]
         observation = run_scenario(adapter, scenario, world=world, budget=budget)
-        self._kept[key] = observation
-        if len(self._kept) > self._size:
-            self._kept.popitem(last=False)
+        carried = _payload_bytes(observation)
+        if carried > self._MAX_DATA:
+            return observation
+        self._kept[key] = (observation, carried)
+        self._kept_bytes += carried
+        while len(self._kept) > self._size or self._kept_bytes > self._MAX_KEPT:
+            self._kept_bytes -= self._kept.popitem(last=False)[1][1]
         return observation
+
+
+def _payload_bytes(observation: Observation) -> int:
+    """Bytes of the text and binary parameters of the observation's calls (invocation payloads,
+    destination documents): what makes an observation large."""
+    return sum(
+        len(value)
+        for call in observation.trace.calls
+        for value in call.params.values()
+        if isinstance(value, (bytes, str))
+    )
 
 
 def _scenario_key(scenario: Scenario) -> tuple[Any, ...]:
@@ -396,8 +418,9 @@ class _Search:
         self.first_inconclusive = ""
         self.stopped: tuple[Scenario, str] | None = None
         # Violations and inconclusive runs raised by the test function, with their scenarios:
-        # Hypothesis re-raises (or groups) the very objects from its final, shrunk replays.
-        self.raised: list[tuple[BaseException, Scenario]] = []
+        # Hypothesis re-raises (or groups) the very objects from its final, shrunk replays. Held
+        # weakly: a shrink raises hundreds, and only those Hypothesis keeps are asked for.
+        self.raised: weakref.WeakKeyDictionary[BaseException, Scenario] = weakref.WeakKeyDictionary()
 
     def attempt(self, scenario: Scenario) -> None:
         from conformance.rules import check, violation_error
@@ -413,30 +436,35 @@ class _Search:
         self.examples += 1
         try:
             if observation.status is RunStatus.INCONCLUSIVE:
-                self._inconclusive(scenario, observation)
+                reason, hung = observation.reason, timed_out(observation)
+                del observation  # see below
+                self._inconclusive(scenario, reason, hung)
                 return
             result = check(self.rule.id, observation)
             self.exercised += result.exercised
             if result.violations:
+                # The error's traceback keeps this frame for as long as Hypothesis keeps the error:
+                # it must not keep the observation (a trace can carry megabytes of payloads).
+                del observation
                 raise self._remember(violation_error(result.violations[0]), scenario)
         finally:
             self.progress.example_done(self.rule, self.examples)
 
     def _remember(self, error: Exception, scenario: Scenario) -> Exception:
         # Only the poller's failures are remembered; anything else raised in a run is the kit's.
-        self.raised.append((error, scenario))
+        self.raised[error] = scenario
         return error
 
-    def _inconclusive(self, scenario: Scenario, observation: Observation) -> None:
+    def _inconclusive(self, scenario: Scenario, reason: str, hung: bool) -> None:
         self.inconclusive += 1
-        self.first_inconclusive = self.first_inconclusive or observation.reason
+        self.first_inconclusive = self.first_inconclusive or reason
         if self.options.allow_inconclusive:
             return
-        if timed_out(observation):
+        if hung:
             # Shrinking a hang would cost the poll timeout per attempt: stop at the first one.
-            self.stopped = (scenario, observation.reason)
+            self.stopped = (scenario, reason)
             return
-        raise self._remember(InconclusiveRun(observation.reason), scenario)
+        raise self._remember(InconclusiveRun(reason), scenario)
 
     def hypothesis_test(
         self, body: Callable[[Scenario], None], *, shrink: bool = True
@@ -511,9 +539,7 @@ class _Search:
 
     def _failed(self, base: RuleResult, error: Exception) -> RuleResult:
         assert base.seed is not None
-        found = [
-            (leaf, scenario) for leaf in _leaves(error) for raised, scenario in self.raised if raised is leaf
-        ]
+        found = [(leaf, self.raised[leaf]) for leaf in _leaves(error) if leaf in self.raised]
         found.sort(key=lambda pair: isinstance(pair[0], InconclusiveRun))  # violations first
         if not found:
             # Not from a run: the kit itself (a strategy, the world, a checker) broke.
@@ -634,7 +660,9 @@ class _SharedSearch:
         try:
             if observation.status is RunStatus.INCONCLUSIVE:
                 if not lead.options.allow_inconclusive:
-                    raise _Abandoned(observation.reason)  # each rule's search shrinks it
+                    reason = observation.reason
+                    del observation  # not kept by the error's traceback (see _Search.attempt)
+                    raise _Abandoned(reason)  # each rule's search shrinks it
                 for member in self.members:
                     member.inconclusive += 1
                     member.first_inconclusive = member.first_inconclusive or observation.reason
@@ -644,6 +672,7 @@ class _SharedSearch:
                 member.exercised += result.exercised
                 if result.violations:
                     self.broken = member
+                    del observation  # not kept by the error's traceback (see _Search.attempt)
                     raise _Abandoned(member.rule.id)
         finally:
             lead.progress.example_done(lead.rule, lead.examples)

@@ -13,6 +13,7 @@ Checkers read these facts and judge them; nothing here decides whether a rule ho
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -338,7 +339,10 @@ class Analysis:
     """Everything the checkers need about one observation."""
 
     def __init__(self, observation: Observation) -> None:
-        self.observation = observation
+        # Held weakly: the analysis cache must not keep an observation (its trace may carry
+        # megabytes of payloads) alive after its user dropped it. Checkers run while the
+        # observation they were given is alive.
+        self._observation = weakref.ref(observation)
         scenario = observation.scenario
         self.scenario = scenario
         self.source = scenario.source
@@ -379,6 +383,13 @@ class Analysis:
         self._run_of: dict[tuple[str, int], Run] = {
             (run.shard_id, a.number): run for runs in self.runs.values() for run in runs for a in run.attempts
         }
+
+    @property
+    def observation(self) -> Observation:
+        observation = self._observation()
+        if observation is None:
+            raise ReferenceError("the observation of this analysis no longer exists; keep it while checking")
+        return observation
 
     # ---- time -------------------------------------------------------------------------------
 
@@ -712,23 +723,35 @@ def _most_common(values: list[str]) -> str | None:
     return max(set(values), key=values.count)
 
 
-_CACHE: OrderedDict[int, tuple[Observation, Analysis]] = OrderedDict()
-_CACHE_SIZE = 8
-_CACHE_LOCK = threading.Lock()
+# Analyses of live observations, most recently used last. An entry holds its observation only
+# weakly and is dropped as soon as the observation is freed, so the cache never retains a trace;
+# the bound keeps the derived views (parsed payloads, several times the trace's size) of at most
+# two observations kept alive elsewhere (the runner checks every rule on one observation in turn).
+_CACHE: OrderedDict[int, tuple[weakref.ref[Observation], Analysis]] = OrderedDict()
+_CACHE_SIZE = 2
+_CACHE_LOCK = threading.RLock()  # the drop callback may run while the lock is held
 
 
 def analyse(observation: Observation) -> Analysis:
     """The analysis of ``observation``, computed on first use and reused by every checker (the
-    runner checks many rules against one observation)."""
+    runner checks many rules against one observation) while the observation lives."""
     key = id(observation)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
-        if hit is not None and hit[0] is observation:
+        if hit is not None and hit[0]() is observation:
             _CACHE.move_to_end(key)
             return hit[1]
     analysis = Analysis(observation)
+
+    def drop(ref: weakref.ref[Observation]) -> None:
+        with _CACHE_LOCK:
+            entry = _CACHE.get(key)
+            if entry is not None and entry[0] is ref:
+                del _CACHE[key]
+
     with _CACHE_LOCK:
-        _CACHE[key] = (observation, analysis)
+        _CACHE[key] = (weakref.ref(observation, drop), analysis)
+        _CACHE.move_to_end(key)
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return analysis
