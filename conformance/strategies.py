@@ -433,11 +433,15 @@ class _SequencePlan:
         shortest, longest = _SEQUENCE_LENGTHS[source]
         return cls(short_len=shortest + seed % (longest - shortest), split=seed // 8 % 1000, seed=seed)
 
+    def short_count(self, count: int) -> int:
+        """How many of ``count`` numbers use the short length; the rest use short_len + 1. With
+        two or more records both lengths always occur (ORD-2: compare as integers, not as
+        strings)."""
+        return 1 + self.split % (count - 1) if count >= 2 else self.split % 2
+
     def numbers(self, source: Source, shard_index: int, deltas: Sequence[int]) -> tuple[str, ...]:
         count = len(deltas)
-        # How many numbers use the short length; the rest use short_len + 1. With two or more
-        # records both lengths always occur (ORD-2: compare as integers, not as strings).
-        n_short = 1 + self.split % (count - 1) if count >= 2 else self.split % 2
+        n_short = self.short_count(count)
         tag = f"{shard_index:03d}"
         # Short numbers look like real Kinesis ones ("4959…"); long ones start with "10", so a
         # string comparison puts every long number before every short one although it is larger.
@@ -702,6 +706,7 @@ class _Focus:
     throttles: bool | None = None
     large_records: bool | None = None
     clock_edges: bool | None = None
+    reported_pair: bool | None = None
     max_shards: int = 4
     max_records: int = 12
 
@@ -758,9 +763,16 @@ def _response_types(focus: bool | None) -> SearchStrategy[list[str] | None]:
 
 
 @cache
-def _retries(finite_small: bool) -> SearchStrategy[int | None]:
+def _retries(finite_small: bool, bisecting: bool = False) -> SearchStrategy[int | None]:
     if finite_small:
         return _pick_int((4, _Span(0, 3)), (1, _Span(4, _PERMANENT_RETRY_MAX)))
+    if bisecting:
+        # BISECT-3/5: whether a split used up retries shows only when a record isolated by
+        # bisection still has retries to lose (MaximumRetryAttempts >= 2) and the quota ends
+        # (a small limit), so that range comes first; the others stay possible.
+        return _pick_int(
+            (4, _Span(2, _PERMANENT_RETRY_MAX)), (1, None), (1, -1), (2, _Span(0, 1)), (1, _Span(6, 10_000))
+        )
     return _pick_int((2, None), (1, -1), (4, _Span(0, 3)), (1, _Span(4, 10)), (1, _Span(11, 10_000)))
 
 
@@ -812,7 +824,8 @@ def _mapping_draft(
     response_types = draw(_response_types(focus.report_batch_item_failures))
     bisect = draw(_flag(focus.bisect))
     need_end = permanent_failures is True
-    retries = draw(_retries(finite_small=need_end and focus.record_age is False))
+    bisecting = focus.bisect is True and focus.failures is True
+    retries = draw(_retries(finite_small=need_end and focus.record_age is False, bisecting=bisecting))
     effective = -1 if retries is None else retries
     age = draw(
         _age(source, focus.record_age, short_only=need_end and not 0 <= effective <= _PERMANENT_RETRY_MAX)
@@ -1062,6 +1075,7 @@ _BOOL_FLAGS = (
     "throttles",
     "large_records",
     "clock_edges",
+    "reported_pair",
 )
 
 
@@ -1092,17 +1106,26 @@ def _validate_focus(**given: Any) -> _Focus:
         value = given.get(name)
         if value is not None and not isinstance(value, bool):
             raise ValueError(f"{name} must be True, False or None (either), found {value!r}")
+    if given.get("reported_pair") is True and given.get("report_batch_item_failures") is not True:
+        raise ValueError(
+            "reported_pair=True needs report_batch_item_failures=True: without ReportBatchItemFailures "
+            "no record is reported (PBF-1)"
+        )
     max_shards = given.get("max_shards", 4)
     max_records = given.get("max_records", 12)
     if not isinstance(max_shards, int) or not 1 <= max_shards <= _MAX_SHARDS:
         raise ValueError(f"max_shards must be an integer 1..{_MAX_SHARDS}, found {max_shards!r}")
     if not isinstance(max_records, int) or max_records < 0:
         raise ValueError(f"max_records must be a non-negative integer, found {max_records!r}")
-    needs = [n for n in ("failures", "throttles", "record_age") if given.get(n) is True]
+    needs = [n for n in ("failures", "throttles", "record_age", "reported_pair") if given.get(n) is True]
     if starting_position == "LATEST":
         needs.append("starting_position='LATEST'")
     least = _shard0_min_records(
-        given.get("failures"), given.get("throttles"), given.get("record_age"), starting_position
+        given.get("failures"),
+        given.get("throttles"),
+        given.get("record_age"),
+        starting_position,
+        given.get("reported_pair"),
     )
     if needs and max_records < least:
         raise ValueError(
@@ -1120,12 +1143,18 @@ def _delivery_requirements(failures: bool | None, throttles: bool | None) -> int
 
 
 def _shard0_min_records(
-    failures: bool | None, throttles: bool | None, record_age: bool | None, starting_position: str | None
+    failures: bool | None,
+    throttles: bool | None,
+    record_age: bool | None,
+    starting_position: str | None,
+    reported_pair: bool | None = None,
 ) -> int:
     """Records shard 0 needs so every forced requirement has its own record."""
     delivery = _delivery_requirements(failures, throttles)
     if starting_position == "LATEST":
         delivery = max(1, delivery)  # LATEST needs a record that arrives during the run
+    if reported_pair is True:
+        delivery = max(_REPORTED_PAIR_RECORDS, delivery)
     return delivery + int(record_age is True)
 
 
@@ -1142,6 +1171,7 @@ def scenarios(
     throttles: bool | None = None,
     large_records: bool | None = None,
     clock_edges: bool | None = None,
+    reported_pair: bool | None = None,
     max_shards: int = 4,
     max_records: int = 12,
 ) -> SearchStrategy[Scenario]:
@@ -1165,6 +1195,10 @@ def scenarios(
       large record. False: none.
     * ``clock_edges``: True: the start is 1..60 s before a midnight / month end / year end /
       29 February boundary; False: an ordinary instant.
+    * ``reported_pair`` (needs ``report_batch_item_failures=True``): True: shard 0 holds two
+      REPORTED records, the lower with the shorter sequence number, and an unreported record
+      between or after them, so one response reports both when they share a batch (PBF-3); the
+      retry policy then ends records that fail forever. None/False: no such pair is forced.
     * ``max_shards`` (1..999) and ``max_records`` (per shard) bound the stream.
     """
     focus = _validate_focus(
@@ -1179,6 +1213,7 @@ def scenarios(
         throttles=throttles,
         large_records=large_records,
         clock_edges=clock_edges,
+        reported_pair=reported_pair,
         max_shards=max_shards,
         max_records=max_records,
     )
@@ -1193,7 +1228,7 @@ _RARELY = st.integers(0, 39).map(lambda n: n == 39)
 @st.composite
 def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
     source = focus.source or draw(_SOURCES)
-    mapping = draw(_mapping_draft(source, focus, None))
+    mapping = draw(_mapping_draft(source, focus, True if focus.reported_pair else None))
     start = draw(start_instants(focus.clock_edges))
     rbif = mapping.rbif
     permanent = mapping.permanent_failures_allowed
@@ -1211,7 +1246,9 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
     )
 
     # Shard 0 is drawn with enough records for every forced requirement; the other shards follow.
-    least = _shard0_min_records(focus.failures, focus.throttles, focus.record_age, mapping.starting_position)
+    least = _shard0_min_records(
+        focus.failures, focus.throttles, focus.record_age, mapping.starting_position, focus.reported_pair
+    )
     first = draw(_first_shard_draft(ctx, least, max(focus.max_records, least)))
     others = draw(_other_shards(ctx, focus.max_shards - 1, focus.max_records))
     drafts = [first, *others]
@@ -1256,6 +1293,8 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
                 _behaviour_choice([(1, Behaviour.THROTTLE)]),
             )
         )
+    if focus.reported_pair is True:
+        shards[0] = _with_reported_pair(shards[0], drafts[0].plan, deliverable, focus.throttles is True)
     if focus.failures is True:
         kinds = _failing_kinds(report_batch_item_failures=rbif, permanent=permanent)
         shards = draw(
@@ -1291,6 +1330,44 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
 
 
 _RECENT_MS = st.integers(0, 30_000).map(lambda ms: -ms)
+_REPORTED_PAIR_RECORDS = 3
+"""Two reported records and one unreported record that the retry must hold too."""
+
+
+def _with_reported_pair(
+    drafts: list[_RecordDraft],
+    plan: _SequencePlan,
+    deliverable: Callable[[_RecordDraft], bool],
+    keep_throttles: bool,
+) -> list[_RecordDraft]:
+    """Make two delivered records on either side of the shard's sequence-number length change
+    REPORTED (PBF-3), as close together as possible: the last short-numbered one and the first
+    long-numbered one, with an unreported record after or between them. A response then reports
+    both whenever they share a batch, and their lowest is found only by comparing the numbers as
+    integers (as strings the longer, higher "10…" sorts first), and the retry must hold the
+    unreported record too. A poller that retries from the highest reported record, from the
+    lowest compared as text, or only the reported records, is caught. No draw: the records
+    chosen follow from the drawn ones, so the pair shrinks with them. Without a delivered record
+    of each length, or when a forced throttle is in the way, the shard is left as drawn.
+    """
+    long_first = plan.short_count(len(drafts))
+    usable = [
+        i
+        for i, d in enumerate(drafts)
+        if deliverable(d) and not (keep_throttles and d.behaviour.behaviour is Behaviour.THROTTLE)
+    ]
+    shorts = [i for i in usable if i < long_first]
+    longs = [i for i in usable if i >= long_first]
+    if not shorts or not longs:
+        return drafts
+    low, high = shorts[-1], longs[0]
+    if high == low + 1 and high == len(drafts) - 1:
+        # Nothing after the pair: take the short record before, leaving one between them.
+        if len(shorts) < 2:
+            return drafts
+        low = shorts[-2]
+    reported = RecordBehaviour(Behaviour.REPORTED)
+    return [replace(d, behaviour=reported) if i in (low, high) else d for i, d in enumerate(drafts)]
 
 
 @st.composite

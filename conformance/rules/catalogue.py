@@ -294,7 +294,9 @@ _RULES = (
         MUST,
         "the retry begins at the lowest reported record and holds every later record",
         needs=("report_batch_item_failures",),
-        focus=_RBIF,
+        # Responses reporting two records of different sequence-number lengths: which is the
+        # lowest, and what the retry holds, only shows with more than one reported record.
+        focus={**_RBIF, "reported_pair": True},
     ),
     _rule(
         "PBF-4",

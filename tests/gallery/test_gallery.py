@@ -40,22 +40,6 @@ NOT_CAUGHT = {
         "an invocation over 3 MiB; BATCH-6, whose focus draws such runs, checks only the payload "
         "size, not that a batch cut short is followed by the record that did not fit"
     ),
-    "bisection_split_counts_as_retry": (
-        "BISECT-3's checker catches it (a poison record in a 2-record batch, MaximumRetryAttempts "
-        "2: discarded after 2 failed invocations), but the extra count only shows with a small "
-        "retry limit of 2 or more, and BISECT-3's 40 ci examples have MaximumRetryAttempts "
-        "omitted, 0, 1, 404 or 7223 with permanently failing records"
-    ),
-    "checkpoint_at_highest_reported": (
-        "PBF-3's checker catches it, but the bug needs a response that reports two or more "
-        "records: 7 of PBF-3's 40 ci examples have a partial failure response and every one "
-        "reports a single record"
-    ),
-    "lowest_reported_compared_as_strings": (
-        "PBF-3's checker catches it, but the bug needs a response that reports two or more "
-        "records of different sequence-number lengths: 7 of PBF-3's 40 ci examples have a "
-        "partial failure response and every one reports a single record"
-    ),
 }
 
 # A record as messages name it: "49590…0007 on shardId-000000000001" (or the full number).

@@ -320,6 +320,28 @@ def large_run_passes_cap(s: Scenario) -> bool:
     return encoded > PAYLOAD_CAP_BYTES and s.parameters.get("BatchSize", 100) >= 16
 
 
+def reported_pair_where_possible(s: Scenario) -> bool:
+    """reported_pair=True: shard 0 reports a short-numbered record and a later long-numbered one,
+    with an unreported record after the first, whenever it has a record of each length that is
+    delivered with a second to spare (the strategy's margin for DynamoDB's rounded arrivals)."""
+    records = s.shards[0].records
+    lengths = {len(r.sequence_number) for r in records}
+    short = min(lengths)
+    usable = [i for i, r in enumerate(records) if delivered(s, r.arrival - 1)]
+    if not any(len(records[i].sequence_number) == short for i in usable) or all(
+        len(records[i].sequence_number) == short for i in usable
+    ):
+        return True
+    reported = [i for i, r in enumerate(records) if r.behaviour is Behaviour.REPORTED]
+    return any(
+        len(records[low].sequence_number) < len(records[high].sequence_number)
+        and any(records[c].behaviour is not Behaviour.REPORTED for c in range(low + 1, len(records)))
+        for low in reported
+        for high in reported
+        if low < high
+    )
+
+
 def seconds_to_midnight(instant: datetime) -> float:
     next_midnight = (instant + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return (next_midnight - instant).total_seconds()
@@ -376,6 +398,10 @@ FOCUS_CASES: list[tuple[dict[str, Any], Callable[[Scenario], bool]]] = [
         ),
     ),
     ({"large_records": False}, lambda s: all(len(r.data) < 100_000 for r in records_of(s))),
+    (
+        {"report_batch_item_failures": True, "failures": True, "reported_pair": True},
+        lambda s: reported_pair_where_possible(s) and len(s.shards[0].records) >= 3,
+    ),
     ({"clock_edges": True}, lambda s: 0 < seconds_to_midnight(s.clock.start) <= 61),
     ({"clock_edges": False}, lambda s: seconds_to_midnight(s.clock.start) > 120),
     ({"max_shards": 1, "max_records": 3}, lambda s: len(s.shards) == 1 and len(s.shards[0].records) <= 3),
@@ -397,6 +423,21 @@ def test_focus_flags_are_honoured(focus: dict[str, Any], holds: Callable[[Scenar
         assert_terminates(s)
 
     check()
+
+
+def test_a_reported_pair_is_drawn_when_none_was() -> None:
+    """The focus draws the pair: two reported records, the lower one short-numbered."""
+    pair = find(
+        scenarios(report_batch_item_failures=True, failures=True, reported_pair=True, max_shards=1),
+        lambda s: (
+            s.parameters["StartingPosition"] == "TRIM_HORIZON"
+            and sum(r.behaviour is Behaviour.REPORTED for r in s.shards[0].records) == 2
+            and reported_pair_where_possible(s)
+        ),
+        settings=settings(FAST, max_examples=200),
+    )
+    lengths = [len(r.sequence_number) for r in pair.shards[0].records if r.behaviour is Behaviour.REPORTED]
+    assert lengths[0] < lengths[1], pair.dumps()
 
 
 @pytest.mark.parametrize("source", ["kinesis", "dynamodb"])
@@ -488,6 +529,11 @@ def test_shrinking_keeps_only_the_record_that_matters() -> None:
         ({"max_records": -1}, "max_records must be a non-negative integer, found -1"),
         ({"failures": True, "max_records": 0}, "failures need(s) records to act on, but max_records=0"),
         ({"failures": True, "throttles": True, "max_records": 1}, "raise max_records to at least 2"),
+        ({"reported_pair": True}, "reported_pair=True needs report_batch_item_failures=True"),
+        (
+            {"reported_pair": True, "report_batch_item_failures": True, "max_records": 2},
+            "raise max_records to at least 3",
+        ),
     ],
 )
 def test_bad_focus_is_rejected_when_the_strategy_is_built(focus: dict[str, Any], message: str) -> None:
