@@ -72,6 +72,8 @@ __all__ = [
 ]
 
 DEFAULT_RESULTS_DIR = Path("conformance-results")
+_PROBE_FAMILY = "PARAM"
+"""Rules judged on parameter probes (``conformance.probes``): searched on their own."""
 FAILURE_FILE_KIND = "stream-conformance failure"
 
 
@@ -291,6 +293,11 @@ def run_rule(
     if reason:
         return replace(base, message=reason)
     progress = progress or _Silent()
+    if rule.family == _PROBE_FAMILY:
+        # Judged on parameter probes (conformance.probes), never on shared scenarios.
+        from conformance.probes import ProbeSearch
+
+        return ProbeSearch(rule, adapter, options, progress, ObservationCache(size=0)).run(base)
     if cache is not None:
         shared = _shared_search(rule, adapter, options, progress, cache, peers)
         if shared is not None:
@@ -424,18 +431,13 @@ class _Search:
 
     def attempt(self, scenario: Scenario) -> None:
         from conformance.rules import check, violation_error
-        from conformance.world import UnrealisableScenario
 
         if self.stopped is not None:
             return  # a hang was seen: no more wall time is spent on this rule
-        try:
-            observation = self.cache.observe(self.adapter, scenario, self.options.world, self.options.budget)
-        except UnrealisableScenario:
-            # The backend cannot hold this scenario (moto has one DynamoDB shard): not an example.
-            reject()
+        observation = self._observe(scenario)
         self.examples += 1
         try:
-            if observation.status is RunStatus.INCONCLUSIVE:
+            if self._unjudgeable(observation):
                 reason, hung = observation.reason, timed_out(observation)
                 del observation  # see below
                 self._inconclusive(scenario, reason, hung)
@@ -449,6 +451,18 @@ class _Search:
                 raise self._remember(violation_error(result.violations[0]), scenario)
         finally:
             self.progress.example_done(self.rule, self.examples)
+
+    def _observe(self, scenario: Scenario) -> Observation:
+        from conformance.world import UnrealisableScenario
+
+        try:
+            return self.cache.observe(self.adapter, scenario, self.options.world, self.options.budget)
+        except UnrealisableScenario:
+            # The backend cannot hold this scenario (moto has one DynamoDB shard): not an example.
+            reject()
+
+    def _unjudgeable(self, observation: Observation) -> bool:
+        return observation.status is RunStatus.INCONCLUSIVE
 
     def _remember(self, error: Exception, scenario: Scenario) -> Exception:
         # Only the poller's failures are remembered; anything else raised in a run is the kit's.
@@ -731,7 +745,12 @@ def _shared_search(
         peers = CATALOGUE.values()
     focus = _focus_key(rule)
     same_focus = [
-        p for p in peers if p.id != rule.id and _focus_key(p) == focus and not skip_reason(p, adapter)
+        p
+        for p in peers
+        if p.id != rule.id
+        and p.family != _PROBE_FAMILY
+        and _focus_key(p) == focus
+        and not skip_reason(p, adapter)
     ]
     while True:
         others = [
@@ -792,6 +811,14 @@ def _message(error: BaseException, rule_id: str) -> str:
 def _internal_error(rule_id: str, error: BaseException) -> str:
     detail = "".join(traceback.format_exception(type(error), error, error.__traceback__, limit=-6)).rstrip()
     return f"the kit itself failed while checking {rule_id} (please report this): {detail}"
+
+
+def _unjudged(rule: Rule, observation: Observation) -> bool:
+    if rule.family == _PROBE_FAMILY:
+        from conformance.probes import judgeable  # a raise is a refusal there
+
+        return not judgeable(observation)
+    return observation.status is RunStatus.INCONCLUSIVE
 
 
 # ---- capabilities used by a scenario -------------------------------------------------------------
@@ -981,14 +1008,19 @@ def replay(
         rule_ids = [extra["rule"]]
     rules = select_rules(rule_ids or None)
     chosen_world = world or str(extra.get("world") or "memory")
-    observation = run_scenario(adapter, scenario, world=chosen_world, budget=budget)
+    if any(rule.family == _PROBE_FAMILY for rule in rules):
+        from conformance.probes import run_probe  # the poller gets the probe's parameters as saved
+
+        observation = run_probe(adapter, scenario, world=chosen_world, budget=budget)
+    else:
+        observation = run_scenario(adapter, scenario, world=chosen_world, budget=budget)
     results = []
     for rule in rules:
         base = RuleResult(rule.id, rule.level.value, rule.family, rule.title, Verdict.PASS, examples=1)
         reason = skip_reason(rule, adapter)
         if reason:
             results.append(replace(base, verdict=Verdict.SKIP, message=reason))
-        elif observation.status is RunStatus.INCONCLUSIVE:
+        elif _unjudged(rule, observation):
             results.append(replace(base, verdict=Verdict.INCONCLUSIVE, message=observation.reason))
         else:
             checked = check(rule.id, observation)

@@ -36,6 +36,7 @@ ADAPTER = Adapter(
                 "destination_s3",
                 "starting_position_latest",
                 "starting_position_at_timestamp",
+                "parameter_validation",  # MappingConfig.from_parameters refuses invalid mappings
             }
         ),
         notes={

@@ -27,6 +27,7 @@ from conformance.gallery import (
     _destinations,
     _events,
     _ordering,
+    _parameters,
     _partial,
     _retry,
     _starting,
@@ -39,7 +40,17 @@ __all__ = ["GALLERY", "GalleryPoller", "check_entry", "profile_without_shrinking
 
 def _registry() -> Mapping[str, GalleryPoller]:
     entries: dict[str, GalleryPoller] = {}
-    for module in (_ordering, _batching, _events, _retry, _bisect, _partial, _destinations, _starting):
+    for module in (
+        _ordering,
+        _batching,
+        _events,
+        _retry,
+        _bisect,
+        _partial,
+        _destinations,
+        _starting,
+        _parameters,
+    ):
         for item in module.ENTRIES:
             if item.name in entries:
                 raise RuntimeError(f"two gallery entries are named {item.name!r}")

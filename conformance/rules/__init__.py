@@ -22,6 +22,7 @@ from conformance.rules import (  # noqa: F401  (importing a family module regist
     partial,
     retry,
     starting,
+    validation,
 )
 from conformance.rules.analysis import analyse
 from conformance.rules.catalogue import CATALOGUE
@@ -36,6 +37,7 @@ from conformance.rules.model import (
     LivenessViolation,
     LossViolation,
     OrderingViolation,
+    ParameterViolation,
     PartialBatchViolation,
     RetryViolation,
     Rule,
@@ -57,6 +59,7 @@ __all__ = [
     "LivenessViolation",
     "LossViolation",
     "OrderingViolation",
+    "ParameterViolation",
     "PartialBatchViolation",
     "RetryViolation",
     "Rule",
@@ -98,5 +101,10 @@ def check(rule_id: str, observation: Observation) -> CheckResult:
             f"{rule_id!r} is not a rule id of this kit{hint} (`stream-conformance rules` lists them)"
         ) from None
     findings = Findings(rule_id)
-    run(analyse(observation), findings)
+    if rule_id in validation.PARAMETER_RULES:
+        # A parameter probe (conformance.probes): its parameters may be anything, so it is judged
+        # without the stream analysis, which assumes valid ones.
+        validation.judge(rule_id, observation, findings)
+    else:
+        run(analyse(observation), findings)
     return findings.result()

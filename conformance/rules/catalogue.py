@@ -5,10 +5,16 @@ SHOULD where it marks the behaviour uncertain (⚠). ``needs`` names the capabil
 needs (an implementation that does not claim them gets a SKIP); ``focus`` holds the keyword
 arguments of ``conformance.strategies.scenarios`` that make the rule likely to be exercised.
 
+Parameter validation (BATCH-1, BATCH-3, BATCH-7, RETRY-1, RETRY-2, BISECT-1, PBF-1's values,
+START-1, ORD-7's range, DLQ-1) is the PARAM family: kit ids, because PBF-1 and ORD-7 already name
+behaviour rules, each citing its SPEC id. PARAM rules are not judged on ``focus`` scenarios but on
+parameter probes (``conformance.probes``: one refused value, or valid edge values) and need the
+``parameter_validation`` capability: a poller validated by an API layer in front of it (as
+LocalStack's is) does not claim it and is skipped.
+
 Not catalogued, and why:
-* BATCH-1, BATCH-3, BATCH-7, RETRY-1, RETRY-2, BISECT-1, START-1, FILT-4, CFG-*: parameter
-  validation at create time. A poller that rejects a valid value raises, and the harness reports
-  the run INCONCLUSIVE with the reason; the scenarios never hold invalid values.
+* FILT-4, CFG-*: create-time behaviour outside the poller (filter patterns, the create response,
+  duplicate mappings, missing streams).
 * BATCH-8, EVT-K-5, DLQ-12, S3-3, RETRY-12: informational in SPEC.md (no testable statement).
 * RETRY-13: function timeouts cannot be produced: the scripted function never times out.
 * START-5, TW-*, FILT-*: re-enabling, tumbling windows and filters are outside the scenario model.
@@ -66,6 +72,11 @@ def _rule(
         needs=frozenset(needs),
         focus=MappingProxyType(dict(focus or {})),
     )
+
+
+def _param(rule_id: str, level: Level, title: str, spec_rule: str) -> Rule:
+    # Probes, not focus scenarios, exercise these; the capability gates the whole family.
+    return _rule(rule_id, level, title, needs=("parameter_validation",), spec=f"SPEC {spec_rule} ({rule_id})")
 
 
 _RULES = (
@@ -467,6 +478,44 @@ _RULES = (
         "AT_TIMESTAMP reads from the first record arrived at or after the timestamp",
         needs=("starting_position_at_timestamp", "kinesis"),
         focus={"starting_position": "AT_TIMESTAMP", "source": "kinesis"},
+    ),
+    # ---- parameter validation (conformance.probes; the SPEC id each one checks is its spec) ----
+    _param("PARAM-1", MUST, "BatchSize outside 1..10000 is refused; 1 and 10000 are served", "§2 BATCH-1"),
+    _param(
+        "PARAM-2",
+        MUST,
+        "MaximumBatchingWindowInSeconds outside 0..300 is refused; 0 and 300 are served",
+        "§2 BATCH-3",
+    ),
+    _param("PARAM-3", SHOULD, "BatchSize > 10 with no batching window is served (streams)", "§2 BATCH-7"),
+    _param("PARAM-4", MUST, "MaximumRetryAttempts other than -1 or 0..10000 is refused", "§4 RETRY-1"),
+    _param("PARAM-5", MUST, "MaximumRecordAgeInSeconds other than -1 or 60..604800 is refused", "§4 RETRY-2"),
+    _param("PARAM-6", MUST, "BisectBatchOnFunctionError must be a boolean", "§5 BISECT-1"),
+    _param(
+        "PARAM-7",
+        MUST,
+        "FunctionResponseTypes other than [] or [ReportBatchItemFailures] is refused",
+        "§6 PBF-1",
+    ),
+    _param(
+        "PARAM-8",
+        MUST,
+        "StartingPosition is required, one of three, AT_TIMESTAMP for Kinesis only",
+        "§11 START-1",
+    ),
+    _param("PARAM-9", SHOULD, "a refused StartingPosition is named in the error", "§11 START-1"),
+    _param("PARAM-10", MUST, "ParallelizationFactor outside 1..10 is refused", "§1 ORD-7"),
+    _param(
+        "PARAM-11",
+        MUST,
+        "an OnFailure destination that is not an SQS, SNS or S3 ARN is refused; each kind is served",
+        "§7 DLQ-1",
+    ),
+    _param(
+        "PARAM-12",
+        SHOULD,
+        "unknown parameters, and parameters of features the poller does not claim, are refused",
+        "§1 ORD-7, §9 TW-1, §10 FILT-1",
     ),
     # ---- kit rules ---------------------------------------------------------------------------
     _rule(

@@ -25,6 +25,7 @@ __all__ = [
     "LivenessViolation",
     "LossViolation",
     "OrderingViolation",
+    "ParameterViolation",
     "PartialBatchViolation",
     "RetryViolation",
     "Rule",
@@ -139,6 +140,10 @@ class StartingPositionViolation(RuleViolation):
     """START-*: where reading begins."""
 
 
+class ParameterViolation(RuleViolation):
+    """PARAM-*: a mapping parameter accepted where it must be refused, or refused where valid."""
+
+
 class LossViolation(RuleViolation):
     """LOSS-1: a record was neither processed nor discarded per the spec."""
 
@@ -159,6 +164,7 @@ _FAMILY_ERRORS: Mapping[str, type[RuleViolation]] = {
     "S3": S3DestinationViolation,
     "S3KEY": S3DestinationViolation,
     "START": StartingPositionViolation,
+    "PARAM": ParameterViolation,
     "LOSS": LossViolation,
     "LIVE": LivenessViolation,
 }

@@ -20,6 +20,7 @@ from conformance.rules import (
     LivenessViolation,
     LossViolation,
     OrderingViolation,
+    ParameterViolation,
     PartialBatchViolation,
     RetryViolation,
     RuleViolation,
@@ -49,6 +50,7 @@ SPEC_ORDER = [
     "S3",
     "S3KEY",
     "START",
+    "PARAM",
     "LOSS",
     "LIVE",
 ]
@@ -128,6 +130,7 @@ def test_the_required_rules_are_catalogued() -> None:
         "START-2",
         "START-3",
         "START-4",
+        *(f"PARAM-{n}" for n in range(1, 13)),
         "LOSS-1",
         "LIVE-1",
     ]
@@ -148,6 +151,9 @@ def test_the_required_rules_are_catalogued() -> None:
         ("S3-2", Level.SHOULD),
         ("S3KEY-4", Level.SHOULD),
         ("DLQ-11", Level.MUST),
+        ("PARAM-1", Level.MUST),
+        ("PARAM-3", Level.SHOULD),
+        ("PARAM-12", Level.SHOULD),
     ],
 )
 def test_levels_follow_the_evidence(rule_id: str, level: Level) -> None:
@@ -162,7 +168,7 @@ def test_rules_by_level() -> None:
 
 def test_needs_name_capabilities() -> None:
     claimed = Capabilities()
-    known = claimed.features | claimed.sources | {"parallelization", "resharding"}
+    known = claimed.features | claimed.sources | {"parallelization", "resharding", "parameter_validation"}
     for rule in CATALOGUE.values():
         assert rule.needs <= known, rule.id
     # Rules that need what no shipped implementation claims are skipped, not passed.
@@ -216,6 +222,7 @@ def test_an_unknown_rule_id_is_a_clear_error(history: type[History]) -> None:
         ("S3-1", S3DestinationViolation),
         ("S3KEY-2", S3DestinationViolation),
         ("START-3", StartingPositionViolation),
+        ("PARAM-1", ParameterViolation),
         ("LOSS-1", LossViolation),
         ("LIVE-1", LivenessViolation),
     ],
@@ -229,7 +236,7 @@ def test_each_family_raises_its_own_error(rule_id: str, error_type: type[RuleVio
 
 def test_families_do_not_share_error_types_except_within_a_section() -> None:
     types = {family: type(violation_error(Violation(f"{family}-1", "x"))) for family in SPEC_ORDER}
-    assert len(set(types.values())) == 11  # EVT-K/EVT-D and S3/S3KEY share a section
+    assert len(set(types.values())) == 12  # EVT-K/EVT-D and S3/S3KEY share a section
 
 
 def test_a_checker_result_counts_a_violation_as_exercised(history: type[History]) -> None:
