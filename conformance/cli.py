@@ -67,8 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     _world_option(run)
     run.add_argument(
         "--profile",
-        help="Hypothesis profile: ci (derandomized, bounded), dev (random, example database) or deep "
-        "(nightly, 2000 examples); default: $STREAM_CONFORMANCE_PROFILE, else ci under CI=true, else dev",
+        help="Hypothesis profile: ci (derandomized, bounded), dev (random, example database), deep "
+        "(nightly, 2000 examples) or mutation (ci with 8 examples, no shrinking); "
+        "default: $STREAM_CONFORMANCE_PROFILE, else ci under CI=true, else dev",
     )
     run.add_argument(
         "--rule",
@@ -98,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-inconclusive",
         action="store_true",
         help="do not fail on runs where the poller raised or hung",
+    )
+    run.add_argument(
+        "-x",
+        "--exitfirst",
+        action="store_true",
+        help="stop at the first rule that fails or is inconclusive (the later rules are not run)",
     )
 
     replay = commands.add_parser(
@@ -234,7 +241,7 @@ def _run(arguments: argparse.Namespace) -> int:
         f"{len(rules)} rules",
         file=sys.stderr,
     )
-    results = run_rules(rules, adapter, options, _TerminalProgress(sys.stderr))
+    results = run_rules(rules, adapter, options, _TerminalProgress(sys.stderr), exitfirst=arguments.exitfirst)
     outcomes = gate(results, expectations)
 
     print(format_matrix(outcomes))

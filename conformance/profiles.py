@@ -8,6 +8,8 @@
 * ``deep``: nightly-sized (2000 examples), random, with the example database, so a failure found
   once replays until it is fixed; the only profile that runs Hypothesis's explain phase (it
   re-runs a failing scenario hundreds of times under a tracer).
+* ``mutation``: the ``ci`` settings with 8 examples per rule and no shrinking: one kit run per
+  mutant of ``reference/`` (``benchmarks/mutation.py``) only needs to know *whether* a rule fails.
 
 The profiles are registered with Hypothesis under namespaced names (``stream-conformance-ci``
 …) so they never replace a project's own ``ci`` or ``dev`` profile. ``load_profile("ci")``
@@ -35,7 +37,7 @@ __all__ = [
     "profile_settings",
 ]
 
-PROFILES: tuple[str, ...] = ("ci", "dev", "deep")
+PROFILES: tuple[str, ...] = ("ci", "dev", "deep", "mutation")
 
 PROFILE_ENV = "STREAM_CONFORMANCE_PROFILE"
 """Names the profile to use when set; overrides the CI detection of ``default_profile_name``."""
@@ -83,6 +85,15 @@ def _build() -> Mapping[str, settings]:
             print_blob=True,
             suppress_health_check=_HEALTH,
             phases=_QUICK_PHASES,
+        ),
+        "mutation": settings(
+            derandomize=True,
+            database=None,
+            deadline=None,
+            max_examples=8,
+            print_blob=False,
+            suppress_health_check=_HEALTH,
+            phases=(Phase.explicit, Phase.reuse, Phase.generate),
         ),
         "deep": settings(
             derandomize=False,

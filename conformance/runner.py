@@ -256,10 +256,16 @@ def select_rules(ids: Sequence[str] | None = None, level: str | None = None) -> 
 
 
 def run_rules(
-    rules: Iterable[Rule], adapter: Adapter, options: RunOptions, progress: Progress | None = None
+    rules: Iterable[Rule],
+    adapter: Adapter,
+    options: RunOptions,
+    progress: Progress | None = None,
+    *,
+    exitfirst: bool = False,
 ) -> list[RuleResult]:
     """Run each rule's search in turn. One seed serves the whole run, and rules whose searches
-    draw the same scenario (same focus) share one harness run of it."""
+    draw the same scenario (same focus) share one harness run of it. ``exitfirst``: stop after
+    the first rule that fails, or is inconclusive when that is not allowed (the results end there)."""
     progress = progress or _Silent()
     options = replace(options, seed=choose_seed(options))
     cache = ObservationCache()
@@ -270,6 +276,11 @@ def run_rules(
         result = run_rule(rule, adapter, options, progress, cache=cache, peers=chosen)
         progress.rule_finished(result, index, len(chosen))
         results.append(result)
+        stopped = result.verdict is Verdict.FAIL or (
+            result.verdict is Verdict.INCONCLUSIVE and not options.allow_inconclusive
+        )
+        if exitfirst and stopped:
+            break
     return results
 
 

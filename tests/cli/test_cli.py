@@ -103,6 +103,16 @@ def test_a_failure_prints_the_scenario_seed_and_replay_command_that_reproduces_i
     assert code == 0 and "ORD-2 (must): PASS" in out
 
 
+def test_exitfirst_stops_at_the_first_failing_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    rules = ("--rule", "ORD-1", "--rule", "ORD-2", "--rule", "BATCH-2")
+    code, out, err = run(capsys, "run", "--poller", "sample_pollers:reversing", *rules, "-x", *QUICK)
+
+    assert code == 1
+    results = json.loads(Path("conformance-results/sample_pollers_reversing.json").read_text())
+    assert [r["rule"] for r in results["rules"]] == ["ORD-1", "ORD-2"]  # BATCH-2 never ran
+    assert "[2/3] ORD-2 fail" in err and "BATCH-2" not in err
+
+
 def test_replay_uses_the_poller_recorded_in_the_failure_file(capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "run", "--poller", "sample_pollers:reversing", "--rule", "ORD-2", *QUICK)
     code, out, _ = run(capsys, "replay", "conformance-results/failures/sample_pollers_reversing/ORD-2.json")

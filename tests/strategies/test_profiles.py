@@ -28,7 +28,7 @@ def _restore_active_profile() -> Iterator[None]:
 
 
 def test_three_profiles() -> None:
-    assert PROFILES == ("ci", "dev", "deep")
+    assert PROFILES == ("ci", "dev", "deep", "mutation")
 
 
 def test_ci_is_derandomized_bounded_and_prints_the_blob() -> None:
@@ -72,13 +72,20 @@ def test_profiles_do_not_take_over_a_projects_own_profile_names() -> None:
     assert settings.get_profile("ci").max_examples == 3
 
 
+def test_the_mutation_profile_is_ci_with_few_examples_and_no_shrinking() -> None:
+    mutation, ci = profile_settings("mutation"), profile_settings("ci")
+    assert mutation.derandomize and mutation.database is None and mutation.max_examples == 8
+    assert Phase.shrink in ci.phases and Phase.shrink not in mutation.phases
+
+
 def test_an_unknown_profile_names_the_valid_ones() -> None:
     with pytest.raises(UnknownProfileError) as error:
         load_profile("nightly")
     assert str(error.value) == (
-        "unknown Hypothesis profile 'nightly': stream-conformance profiles are 'ci', 'dev', 'deep'"
+        "unknown Hypothesis profile 'nightly': stream-conformance profiles are 'ci', 'dev', 'deep', "
+        "'mutation'"
     )
-    with pytest.raises(ValueError, match="'ci', 'dev', 'deep'"):
+    with pytest.raises(ValueError, match="'ci', 'dev', 'deep', 'mutation'"):
         profile_settings("CI")
 
 
