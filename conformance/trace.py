@@ -107,10 +107,21 @@ class Trace:
         return iter(self.calls)
 
     def invocations(self) -> list[Invocation]:
-        return [inv for inv in (_as_invocation(c) for c in self.calls) if inv is not None]
+        """The Lambda invokes in call order. A retried batch is usually sent as the very same
+        payload: equal payloads are parsed once and share their (read-only) ``event``."""
+        parsed: dict[bytes, Any] = {}
+        return [
+            inv
+            for c in self.calls
+            if c.service == "lambda" and (inv := _as_invocation(c, parsed)) is not None
+        ]
 
     def destination_writes(self) -> list[DestinationWrite]:
-        return [w for w in (_as_destination_write(c) for c in self.calls) if w is not None]
+        return [
+            w
+            for c in self.calls
+            if c.service in _DESTINATION_SERVICES and (w := _as_destination_write(c)) is not None
+        ]
 
     def to_json(self) -> list[dict[str, Any]]:
         return [_call_to_json(c) for c in self.calls]
@@ -132,14 +143,19 @@ def _as_bytes(value: Any) -> bytes:
     return bytes(str(value), "utf-8")
 
 
-def _as_invocation(call: Call) -> Invocation | None:
+def _as_invocation(call: Call, parsed: dict[bytes, Any] | None = None) -> Invocation | None:
     if call.service != "lambda" or call.operation not in ("invoke", "Invoke"):
         return None
     payload = _as_bytes(call.params.get("Payload"))
-    try:
-        event = json.loads(payload) if payload else None
-    except ValueError:
-        event = None
+    if parsed is not None and payload in parsed:
+        event = parsed[payload]
+    else:
+        try:
+            event = json.loads(payload) if payload else None
+        except ValueError:
+            event = None
+        if parsed is not None:
+            parsed[payload] = event
     response = call.response if isinstance(call.response, Mapping) else {}
     throttled = call.error_code in ("TooManyRequestsException", "ThrottlingException")
     metadata = response.get("ResponseMetadata") or {}
@@ -153,6 +169,9 @@ def _as_invocation(call: Call) -> Invocation | None:
         response_payload=_as_bytes(response.get("Payload")),
         request_id=metadata.get("RequestId"),
     )
+
+
+_DESTINATION_SERVICES = frozenset({"sqs", "sns", "s3"})  # the services _as_destination_write reads
 
 
 def _as_destination_write(call: Call) -> DestinationWrite | None:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from conformance.observation import Observation, RunStatus
@@ -140,7 +141,7 @@ class InvocationView:
     sent: tuple[Sent, ...]
     outcome: Outcome
 
-    @property
+    @cached_property  # cached (the instance dict, which frozen allows): read in checkers' loops
     def index(self) -> int:
         return self.invocation.call.index
 
@@ -163,15 +164,17 @@ class Attempt:
     retry: tuple[int, ...]
     """Positions still to be processed after this attempt."""
 
+    # The properties below are read in the checkers' nested loops: each is computed once.
+
     @property
     def number(self) -> int:
         return self.view.number
 
-    @property
+    @cached_property
     def index(self) -> int:
         return self.view.index
 
-    @property
+    @cached_property
     def at(self) -> float:
         return self.view.at
 
@@ -179,19 +182,19 @@ class Attempt:
     def outcome(self) -> Outcome:
         return self.view.outcome
 
-    @property
+    @cached_property
     def kind(self) -> OutcomeKind:
         return self.view.outcome.kind
 
-    @property
+    @cached_property
     def first(self) -> int:
         return self.positions[0]
 
-    @property
+    @cached_property
     def last(self) -> int:
         return self.positions[-1]
 
-    @property
+    @cached_property
     def reached(self) -> bool:
         return self.view.outcome.reached_function
 
@@ -358,6 +361,7 @@ class Analysis:
 
         self.shards: dict[str, tuple[StreamRecord, ...]] = {}
         self._index_records(observation.records)
+        self._sent_by_event: dict[int, tuple[Sent, ...]] = {}
         self.views: tuple[InvocationView, ...] = tuple(
             self._view(number, inv) for number, inv in enumerate(observation.trace.invocations(), start=1)
         )
@@ -543,7 +547,19 @@ class Analysis:
         return candidates[0] if len(candidates) == 1 else None
 
     def _view(self, number: int, invocation: Invocation) -> InvocationView:
-        raw_records = invocation.records
+        # A retried batch's invocations share one parsed event (Trace.invocations): its records
+        # are resolved once, and the views share the very same Sent objects.
+        event = invocation.event
+        sent = self._sent_by_event.get(id(event)) if event is not None else None
+        if sent is None:
+            sent = self._resolve(invocation.records)
+            if event is not None:
+                self._sent_by_event[id(event)] = sent
+        batch_numbers = [s.sequence_number for s in sent if s.sequence_number is not None]
+        outcome = classify(invocation, self.settings.rbif, batch_numbers)
+        return InvocationView(number, invocation, self.offset(invocation.at), sent, outcome)
+
+    def _resolve(self, raw_records: Sequence[Any]) -> tuple[Sent, ...]:
         sequence_numbers: list[str | None] = []
         hints: list[str | None] = []
         for raw in raw_records:
@@ -573,15 +589,12 @@ class Analysis:
                     if candidate is not None:
                         resolved[i] = candidate
                         break
-        sent = tuple(
+        return tuple(
             Sent(
                 i, raw, sequence_numbers[i], record, self.position_of(record) if record is not None else None
             )
             for i, (raw, record) in enumerate(zip(raw_records, resolved, strict=True))
         )
-        batch_numbers = [s for s in sequence_numbers if s is not None]
-        outcome = classify(invocation, self.settings.rbif, batch_numbers)
-        return InvocationView(number, invocation, self.offset(invocation.at), sent, outcome)
 
     def _attempts(self) -> dict[str, tuple[Attempt, ...]]:
         out: dict[str, list[Attempt]] = {}

@@ -271,10 +271,15 @@ def _check_events(an: Analysis, out: Findings) -> None:
 
 
 def _check_records(an: Analysis, out: Findings, validate: Any) -> None:
+    # ``validate`` judges a Sent alone, and the invocations of a retried batch share their Sent
+    # objects (Analysis): each is judged once, and reported for every invocation that sent it.
+    judged: dict[int, list[str]] = {}
     for view in an.views:
         for sent in view.sent:
             out.exercise()
-            problems = validate(sent)
+            problems = judged.get(id(sent))
+            if problems is None:
+                problems = judged[id(sent)] = validate(sent)
             if problems:
                 out.violate(f"{_subject(an, sent, view)} has {'; '.join(problems)}")
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from conformance.trace import Invocation
@@ -60,7 +61,7 @@ class Outcome:
             return self.what
         return f"{self.what} {describe_value(self.response)}"
 
-    @property
+    @cached_property  # read in every checker's loops
     def reached_function(self) -> bool:
         return self.kind not in (OutcomeKind.THROTTLED, OutcomeKind.NOT_INVOKED)
 
