@@ -53,6 +53,9 @@ def counter_uuid(kind: str, number: int) -> str:
 _KIND_HEADS: dict[str, str] = {}
 
 
+_UNJUDGED: Any = object()  # no verdict remembered yet (None is the verdict "valid")
+
+
 @functools.lru_cache(maxsize=1)
 def _botocore_session() -> botocore.session.Session:
     # Only used to *load service models* (JSON files shipped with botocore); no credentials,
@@ -130,9 +133,8 @@ class ServiceSupport:
         that key: the hot calls (GetRecords, Invoke ...) are validated once per distinct shape.
         """
         key = self._verdict_key(api_name, params)
-        if key is not None and key in self._verdicts:
-            report = self._verdicts[key]
-        else:
+        report = self._verdicts.get(key, _UNJUDGED) if key is not None else _UNJUDGED
+        if report is _UNJUDGED:
             shape = self.operation(api_name).input_shape
             if shape is None:
                 return
@@ -208,7 +210,9 @@ def service_support(service_name: str) -> ServiceSupport:
 
 def response_metadata(request_id: str, status: int = 200, **headers: str) -> dict[str, Any]:
     """``ResponseMetadata`` as botocore attaches it to every parsed response."""
-    http_headers = {"x-amzn-requestid": request_id, **headers}
+    http_headers = {"x-amzn-requestid": request_id}
+    if headers:
+        http_headers.update(headers)
     return {
         "RequestId": request_id,
         "HTTPStatusCode": status,
