@@ -198,7 +198,7 @@ ENTRIES: tuple[GalleryPoller, ...] = (
     ),
     entry(
         "drops_record_cut_by_payload_cap",
-        "LOSS-1",
+        "BATCH-6",
         "when the 6 MiB cap cuts a batch short, the record that did not fit is dropped",
         _DropOverCapPoller,
     ),

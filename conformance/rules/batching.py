@@ -7,10 +7,12 @@ valid parameter raises, and the harness reports the run INCONCLUSIVE with the re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
-from conformance.rules.analysis import PAYLOAD_LIMIT, Analysis, Attempt, seconds
-from conformance.rules.common import Findings, checker, ready_at, view_subject
+from conformance.observation import RunStatus
+from conformance.rules.analysis import PAYLOAD_LIMIT, Analysis, Attempt, Fate, seconds
+from conformance.rules.common import Findings, checker, first_reads, ready_at, view_subject
 
 __all__: list[str] = []
 
@@ -111,9 +113,122 @@ def _capped(an: Analysis, attempt: Attempt) -> bool:
     return size + _estimate(an, attempt.shard_id, following) > PAYLOAD_LIMIT
 
 
+_SEPARATOR = len(", ")
+"""Bytes between two records of the event's list (``json.dumps`` defaults, as the reference)."""
+
+_SIX_MB = 6_000_000
+"""BATCH-6 says "6 MB" and leaves the accounting uncertain (⚠): a batch is only judged cut too
+early when it would have stayed within 6 MB counted in decimal with the next record added, which
+leaves room for a poller that reads the limit as decimal or keeps a margin below 6 MiB."""
+
+
+def _fresh(an: Analysis, attempt: Attempt) -> bool:
+    """Whether every record of the attempt is sent for the first time: a batch as it was formed,
+    not a retry, a partial-failure suffix or a bisected half."""
+    return all(an.fate(attempt.shard_id, p).sends[0].number == attempt.number for p in attempt.positions)
+
+
+def _entry_size(an: Analysis, fate: Fate) -> int | None:
+    """The exact serialized size of the record's entry in the event, from its first send."""
+    if not fate.sends:
+        return None
+    sent = next((s for s in fate.sends[0].view.sent if s.position == fate.position), None)
+    return None if sent is None else len(json.dumps(sent.raw).encode("utf-8"))
+
+
+def _estimated_entry_size(an: Analysis, attempt: Attempt, fate: Fate) -> int:
+    """A record never sent: its base64 data plus the rest of an entry, as large as in the batch
+    it follows (same keys, ids of nearly the same length)."""
+    last = an.fate(attempt.shard_id, attempt.last)
+    overhead = (_entry_size(an, last) or 0) - _base64_length(last.record.data)
+    return _base64_length(fate.record.data) + max(overhead, 0)
+
+
+def _base64_length(data: bytes) -> int:
+    return 4 * -(-len(data) // 3)
+
+
+def _cut_batches(an: Analysis, out: Findings) -> None:
+    """A batch is cut short, at fewer than BatchSize records, when needed: when the next record,
+    already read, would have taken the payload over the cap. Then that record starts the
+    shard's next batch; when it would have fitted, the batch was cut for nothing."""
+    limit = an.settings.batch_size
+    reads = first_reads(an)
+    for shard_id, attempts in an.attempts.items():
+        for attempt in attempts:
+            following = attempt.last + 1
+            if len(attempt.positions) >= limit or following >= len(an.shards[shard_id]):
+                continue
+            read = reads.get((shard_id, following))
+            fate = an.fate(shard_id, following)
+            if read is None or read > attempt.index or not fate.in_scope or not _fresh(an, attempt):
+                continue  # not read yet: nothing was cut
+            if fate.sends and fate.sends[0].index < attempt.index:
+                continue  # sent before the batch it follows: ORD-2 and ORD-4 judge the order
+            exact = _entry_size(an, fate)
+            entry = exact if exact is not None else _estimated_entry_size(an, attempt, fate)
+            size = len(attempt.view.invocation.payload) + _SEPARATOR + entry
+            if size > PAYLOAD_LIMIT:
+                out.exercise()
+                _followed_by_the_record_cut_off(an, out, attempt, fate, size)
+            elif exact is not None and size <= _SIX_MB and not _after_expired_records(an, attempt):
+                out.exercise()
+                out.violate(
+                    f"{view_subject(an, attempt.view)} carried {len(attempt.positions)} of BatchSize {limit} "
+                    f"records although record {fate.label} had been read and would have fitted (a payload "
+                    f"of {size} bytes with it, within 6 MB); a batch is cut short only when the payload cap "
+                    "needs it"
+                )
+
+
+def _after_expired_records(an: Analysis, attempt: Attempt) -> bool:
+    """Whether records just before the batch were discarded unsent (too old): a poller may split
+    them off a batch already formed, leaving it short (RETRY-7)."""
+    if attempt.first == 0:
+        return False
+    before = an.fate(attempt.shard_id, attempt.first - 1)
+    return before.discard is not None and not before.sends
+
+
+def _followed_by_the_record_cut_off(
+    an: Analysis, out: Findings, attempt: Attempt, cut_off: Fate, size: int
+) -> None:
+    """The record that did not fit is the first record of the next batch (unless it grew too old
+    for the mapping meanwhile)."""
+    later = next(
+        (
+            a
+            for a in an.attempts[attempt.shard_id]
+            if a.index > attempt.index and any(p > attempt.last for p in a.positions)
+        ),
+        None,
+    )
+    why = (
+        f"{view_subject(an, attempt.view)} was cut short before record {cut_off.label} (with it the "
+        f"payload would be {size} bytes, over the {PAYLOAD_LIMIT}-byte cap)"
+    )
+    if later is not None:
+        first_new = min(p for p in later.positions if p > attempt.last)
+        if first_new == cut_off.position or an.possibly_expired(cut_off.record, later.at):
+            return
+        out.violate(
+            f"{why}, but the next batch, {later.name}, began at "
+            f"{an.label(an.record(attempt.shard_id, first_new))}; a batch cut short is followed by the "
+            "record that did not fit"
+        )
+    elif (
+        not cut_off.sends
+        and an.observation.status is RunStatus.COMPLETED
+        and not an.possibly_expired(cut_off.record, an.end_at)
+    ):
+        out.violate(f"{why}, and that record was never sent; a batch cut short is followed by it")
+
+
 @checker("BATCH-6")
 def payload_cap(an: Analysis, out: Findings) -> None:
-    """The serialized invocation payload never exceeds 6 MiB; batches are cut short for it."""
+    """The serialized invocation payload never exceeds 6 MiB; batches are cut short for it, and
+    only for it."""
+    _cut_batches(an, out)
     limit = an.settings.batch_size
     for view in an.views:
         size = len(view.invocation.payload)

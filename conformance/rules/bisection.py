@@ -7,7 +7,6 @@ makes the run INCONCLUSIVE with the reason.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 
 from conformance.rules.analysis import PAYLOAD_LIMIT, Analysis, Attempt, Run
 from conformance.rules.common import (
@@ -15,6 +14,7 @@ from conformance.rules.common import (
     acceptable_retries,
     checker,
     doc_subject,
+    first_reads,
     is_proper_prefix,
 )
 from conformance.rules.responses import OutcomeKind
@@ -220,7 +220,7 @@ def batch_size_unchanged(an: Analysis, out: Findings) -> None:
     """Bisection does not change BatchSize: batches polled after it are full size again."""
     if not an.settings.bisect:
         return
-    reads = _reads(an)
+    reads = first_reads(an)
     limit = an.settings.batch_size
     for shard_id, runs in an.runs.items():
         smallest: int | None = None
@@ -257,34 +257,6 @@ def batch_size_unchanged(an: Analysis, out: Findings) -> None:
 def _would_cap(an: Analysis, attempt: Attempt) -> bool:
     record = an.record(attempt.shard_id, attempt.last + 1)
     return len(attempt.view.invocation.payload) + len(record.data) * 4 // 3 + 400 > PAYLOAD_LIMIT
-
-
-def _reads(an: Analysis) -> dict[tuple[str, int], int]:
-    """For each record, the trace position of the first GetRecords response that held it."""
-    out: dict[tuple[str, int], int] = {}
-    for call in an.observation.trace.calls:
-        if call.operation not in ("get_records", "GetRecords") or not isinstance(call.response, Mapping):
-            continue
-        records = call.response.get("Records")
-        if not isinstance(records, list):
-            continue
-        numbers = []
-        for record in records:
-            if not isinstance(record, Mapping):
-                continue
-            inner = record.get("dynamodb")
-            number = (
-                inner.get("SequenceNumber") if isinstance(inner, Mapping) else record.get("SequenceNumber")
-            )
-            numbers.append(number)
-        found = [an.find(None, n) for n in numbers]
-        shards = [r.shard_id for r in found if r is not None]
-        for number, record in zip(numbers, found, strict=False):
-            if record is None and shards:
-                record = an.find(shards[0], number)
-            if record is not None:
-                out.setdefault((record.shard_id, an.position_of(record)), call.index)
-    return out
 
 
 @checker("BISECT-7")

@@ -4,7 +4,7 @@ discarded batch is credited with)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from conformance.rules.analysis import Analysis, Attempt, Doc, Fate, InvocationView, Run
 from conformance.rules.model import CheckResult, Violation
@@ -16,6 +16,7 @@ __all__ = [
     "checker",
     "credited",
     "doc_subject",
+    "first_reads",
     "is_proper_prefix",
     "may_have_expired_unsent",
     "ready_at",
@@ -131,3 +132,31 @@ def may_have_expired_unsent(an: Analysis, fate: Fate, by: float) -> bool:
     ready = ready_at(an, fate)
     moment = by if ready is None else min(by, ready + an.slack + an.settings.window)
     return an.possibly_expired(fate.record, moment)
+
+
+def first_reads(an: Analysis) -> dict[tuple[str, int], int]:
+    """For each record, the trace position of the first GetRecords response that held it."""
+    out: dict[tuple[str, int], int] = {}
+    for call in an.observation.trace.calls:
+        if call.operation not in ("get_records", "GetRecords") or not isinstance(call.response, Mapping):
+            continue
+        records = call.response.get("Records")
+        if not isinstance(records, list):
+            continue
+        numbers = []
+        for record in records:
+            if not isinstance(record, Mapping):
+                continue
+            inner = record.get("dynamodb")
+            number = (
+                inner.get("SequenceNumber") if isinstance(inner, Mapping) else record.get("SequenceNumber")
+            )
+            numbers.append(number)
+        found = [an.find(None, n) for n in numbers]
+        shards = [r.shard_id for r in found if r is not None]
+        for number, record in zip(numbers, found, strict=False):
+            if record is None and shards:
+                record = an.find(shards[0], number)
+            if record is not None:
+                out.setdefault((record.shard_id, an.position_of(record)), call.index)
+    return out

@@ -30,18 +30,6 @@ from conformance.runner import Verdict, replay
 from conformance.scenario import Behaviour, ClockPlan, RecordSpec, Scenario, ShardSpec, Source
 from conformance.strategies import scenarios
 
-# Gallery pollers the kit does not catch under the ci profile, with why. The fix is in a file
-# this directory does not own (world, strategies, catalogue), so the test is an expected
-# failure, strict: it turns red as soon as the kit catches the bug, and the entry must go.
-NOT_CAUGHT = {
-    "drops_record_cut_by_payload_cap": (
-        "LOSS-1 catches it on scenarios with a run of large records (6 of 15 drawn with "
-        "large_records=True), but none of LOSS-1's 40 ci examples holds a record over 700 KB or "
-        "an invocation over 3 MiB; BATCH-6, whose focus draws such runs, checks only the payload "
-        "size, not that a batch cut short is followed by the record that did not fit"
-    ),
-}
-
 # A record as messages name it: "49590…0007 on shardId-000000000001" (or the full number).
 RECORD_LABEL = re.compile(r"\b\d+(?:…\d+)? on shardId-[0-9a-f-]+")
 
@@ -55,17 +43,8 @@ NAMES_AN_INVOCATION = {
 }
 
 
-def _cases() -> list[object]:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=NOT_CAUGHT[name]))
-        if name in NOT_CAUGHT
-        else name
-        for name in GALLERY
-    ]
-
-
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
-@pytest.mark.parametrize("name", _cases())
+@pytest.mark.parametrize("name", list(GALLERY))
 def test_caught_by_its_intended_rule(name: str, tmp_path: Path) -> None:
     item = GALLERY[name]
     result = check_entry(item, results_dir=tmp_path, shrink=False)
@@ -169,10 +148,6 @@ def test_entries_are_well_formed() -> None:
         adapters.add(item.adapter.name)
         assert item.adapter.capabilities == reference.ADAPTER.capabilities
     assert len(adapters) == len(GALLERY), "two entries share an adapter name (their results would collide)"
-
-
-def test_not_caught_lists_only_gallery_entries() -> None:
-    assert set(NOT_CAUGHT) <= set(GALLERY)
 
 
 @pytest.mark.parametrize("name", ["retry_count_off_by_one", "s3_key_with_colons"])
