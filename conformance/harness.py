@@ -163,6 +163,13 @@ def is_read(call: Call) -> bool:
     return read
 
 
+def _brought_records(call: Call) -> bool:
+    """A read that handed the poller records gave it work to do (a throttled read may have
+    delayed them until after the records' arrival), so it does not count as quiet."""
+    response = call.response
+    return call.error_code is None and isinstance(response, dict) and bool(response.get("Records"))
+
+
 # Every call of every poll is classified: the answer per (service, operation) is remembered.
 _KNOWN_READS: dict[tuple[str, str], bool] = {}
 
@@ -257,7 +264,7 @@ class _Run:
             if polled.error is not None or polled.timed_out:
                 return self._stopped(polled, "poll()")
             for index in range(len(calls) - 1, seen - 1, -1):  # the last call that was not a read
-                if not is_read(calls[index]):
+                if not is_read(calls[index]) or _brought_records(calls[index]):
                     last_busy_at, last_busy = self._clock.elapsed, calls[index]
                     break
             pending = self._world.pending_arrivals()

@@ -434,6 +434,7 @@ def _scenario_key(scenario: Scenario) -> tuple[Any, ...]:
         parameters,
         scenario.clock,
         scenario.success_form,
+        scenario.world,
     )
 
 

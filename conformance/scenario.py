@@ -4,14 +4,17 @@ A scenario says what is in the stream, how the mapping is configured, how the fu
 per record, and how the clock moves. Function behaviour is keyed by *record*, not by invocation,
 so it keeps its meaning whatever batches the poller under test forms.
 
-The JSON form carries ``"format": FORMAT_VERSION``; loading any other version is an error that
-says which versions are understood.
+The JSON form carries ``"format"``: 1 for scenarios of the first model, 2 for scenarios that set
+any of the optional :class:`WorldConditions` (the ``"world"`` object). A scenario is written in
+the lowest format that can hold it, so files without world conditions still read in older kits;
+loading a format this kit does not know is an error that says which formats are understood.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,17 +24,25 @@ from typing import Any
 __all__ = [
     "FORMAT_VERSION",
     "INVALID_FORMS",
+    "READABLE_FORMATS",
     "SUCCESS_FORMS",
     "Behaviour",
     "ClockPlan",
+    "ReadThrottles",
     "RecordSpec",
     "Scenario",
     "ScenarioFormatError",
     "ShardSpec",
     "Source",
+    "WorldConditions",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest scenario format this kit reads and writes."""
+
+READABLE_FORMATS = (1, 2)
+_WORLD_FORMAT = 2  # the first format with the "world" object
+_MAX_UTC_OFFSET_MINUTES = 24 * 60 - 1  # datetime.timezone accepts offsets strictly inside a day
 
 # PBF-4: responses that count as complete success. Names are stable (they appear in scenario files).
 SUCCESS_FORMS: Mapping[str, Any] = {
@@ -131,6 +142,122 @@ class ClockPlan:
 
 
 @dataclass(frozen=True)
+class ReadThrottles:
+    """GetRecords calls ``first_call`` .. ``first_call + count - 1`` (numbered from 1 over every
+    shard of the world, in call order) fail with the stream's throughput error before reading
+    anything: Kinesis ``ProvisionedThroughputExceededException``, DynamoDB Streams
+    ``LimitExceededException``."""
+
+    first_call: int
+    count: int
+
+    def covers(self, call_number: int) -> bool:
+        return self.first_call <= call_number < self.first_call + self.count
+
+
+@dataclass(frozen=True)
+class WorldConditions:
+    """How the world misbehaves or varies the way AWS does, so pollers' error paths run. Every
+    field is optional; the defaults are a world that never fails (format 1 scenarios).
+
+    * ``get_records_throttles``: GetRecords calls that are throttled (RETRY-6, LOSS-1, ORD-*).
+    * ``iterator_lifetime``: seconds of virtual time a shard iterator lives (AWS: 300 for
+      Kinesis, 900 for DynamoDB Streams); an older one makes GetRecords raise
+      ``ExpiredIteratorException``. ``None``: iterators never expire.
+    * ``destination_failures``: the first this many SendMessage / Publish / PutObject calls to
+      the on-failure destination fail with a throttling error (RETRY-10, LOSS-1, DLQ-2).
+    * ``wide_items``: DynamoDB item images carry every attribute type (N, BOOL, NULL, SS, NS, BS,
+      L, M, with binaries nested in L and M), not only S and B (EVT-D-2, S3-1).
+    * ``arrival_utc_offset_minutes``: arrival times come back as aware datetimes in this fixed
+      offset from UTC (the same instant), as botocore returns them in ``tzlocal()`` (EVT-K-3,
+      DLQ-7, START-4). 0: UTC.
+    """
+
+    get_records_throttles: ReadThrottles | None = None
+    iterator_lifetime: float | None = None
+    destination_failures: int = 0
+    wide_items: bool = False
+    arrival_utc_offset_minutes: int = 0
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ScenarioFormatError(f"world conditions: {problems[0]}")
+
+    def problems(self) -> list[str]:
+        """What is wrong with these values, each naming the field and the allowed values."""
+        out: list[str] = []
+        throttles = self.get_records_throttles
+        if throttles is not None and not (_is_int(throttles.first_call) and throttles.first_call >= 1):
+            out.append(
+                f"'get_records_throttles.first_call' must be an integer >= 1 (GetRecords calls are "
+                f"numbered from 1), found {throttles.first_call!r}"
+            )
+        if throttles is not None and not (_is_int(throttles.count) and throttles.count >= 1):
+            out.append(f"'get_records_throttles.count' must be an integer >= 1, found {throttles.count!r}")
+        lifetime = self.iterator_lifetime
+        if lifetime is not None and not (
+            isinstance(lifetime, (int, float))
+            and not isinstance(lifetime, bool)
+            and math.isfinite(lifetime)
+            and lifetime > 0
+        ):
+            out.append(
+                f"'iterator_lifetime' must be a positive number of seconds (AWS: 300), or absent for "
+                f"iterators that never expire, found {lifetime!r}"
+            )
+        if not (_is_int(self.destination_failures) and self.destination_failures >= 0):
+            out.append(
+                f"'destination_failures' must be a non-negative integer, found {self.destination_failures!r}"
+            )
+        wide: Any = self.wide_items  # JSON may hold anything here
+        if not isinstance(wide, bool):
+            out.append(f"'wide_items' must be true or false, found {self.wide_items!r}")
+        offset = self.arrival_utc_offset_minutes
+        if not (_is_int(offset) and abs(offset) <= _MAX_UTC_OFFSET_MINUTES):
+            out.append(
+                f"'arrival_utc_offset_minutes' must be an integer from {-_MAX_UTC_OFFSET_MINUTES} to "
+                f"{_MAX_UTC_OFFSET_MINUTES} (330 is UTC+05:30), found {offset!r}"
+            )
+        return out
+
+    @property
+    def is_default(self) -> bool:
+        return self == _NO_CONDITIONS
+
+    @property
+    def arrival_zone(self) -> timezone:
+        """The tzinfo arrival datetimes carry."""
+        if not self.arrival_utc_offset_minutes:
+            return timezone.utc
+        return timezone(timedelta(minutes=self.arrival_utc_offset_minutes))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.get_records_throttles is not None:
+            out["get_records_throttles"] = {
+                "first_call": self.get_records_throttles.first_call,
+                "count": self.get_records_throttles.count,
+            }
+        if self.iterator_lifetime is not None:
+            out["iterator_lifetime"] = self.iterator_lifetime
+        if self.destination_failures:
+            out["destination_failures"] = self.destination_failures
+        if self.wide_items:
+            out["wide_items"] = True
+        if self.arrival_utc_offset_minutes:
+            out["arrival_utc_offset_minutes"] = self.arrival_utc_offset_minutes
+        return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_NO_CONDITIONS = WorldConditions()
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One complete test case. ``parameters`` are CreateEventSourceMapping fields as a user
     passes them (``StartingPosition``, ``BatchSize``, ``DestinationConfig`` ...)."""
@@ -142,6 +269,8 @@ class Scenario:
     success_form: str = "empty_failures"
     version: int = FORMAT_VERSION
     note: str = field(default="", compare=False)
+    world: WorldConditions = _NO_CONDITIONS
+    """Optional misbehaviour of the world (format 2); the default never fails."""
 
     # ---- derived views -------------------------------------------------------------------
 
@@ -171,8 +300,10 @@ class Scenario:
     # ---- serialisation -------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
+        conditions = self.world.to_json()
         return {
-            "format": self.version,
+            # The lowest format that holds the scenario: older kits still read format 1 files.
+            "format": _WORLD_FORMAT if conditions else 1,
             "source": self.source.value,
             "parameters": _thaw(self.parameters),
             "success_form": self.success_form,
@@ -183,6 +314,7 @@ class Scenario:
             "shards": [
                 {"shard_id": s.shard_id, "records": [r.to_json() for r in s.records]} for s in self.shards
             ],
+            **({"world": conditions} if conditions else {}),
             **({"note": self.note} if self.note else {}),
         }
 
@@ -247,10 +379,11 @@ def _parse_scenario(doc: Any) -> Scenario:
         if not isinstance(doc, Mapping):
             raise ScenarioFormatError("the 'scenario' field of the failure file must be a JSON object")
     version = _require(doc, "format", int, "scenario")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_FORMATS:
         raise ScenarioFormatError(
             f"scenario format {version} is not understood by this version of stream-conformance, "
-            f"which reads format {FORMAT_VERSION}; re-create the scenario or upgrade the kit"
+            f"which reads format {FORMAT_VERSION} (and older: {', '.join(map(str, READABLE_FORMATS))}); "
+            "re-create the scenario or upgrade the kit"
         )
     source_text = _require(doc, "source", str, "scenario")
     try:
@@ -292,7 +425,62 @@ def _parse_scenario(doc: Any) -> Scenario:
         clock=ClockPlan(start=start.astimezone(timezone.utc), poll_gaps=tuple(float(g) for g in gaps)),
         success_form=success_form,
         note=str(doc.get("note", "")),
+        world=_parse_world(doc.get("world"), version),
     )
+
+
+_WORLD_KEYS = (
+    "get_records_throttles",
+    "iterator_lifetime",
+    "destination_failures",
+    "wide_items",
+    "arrival_utc_offset_minutes",
+)
+
+
+def _parse_world(doc: Any, version: int) -> WorldConditions:
+    where = "scenario.world"
+    if doc is None:
+        return _NO_CONDITIONS
+    if version < _WORLD_FORMAT:
+        raise ScenarioFormatError(
+            f"{where}: world conditions need scenario format {_WORLD_FORMAT}, but the file says format "
+            f'{version}; set "format": {_WORLD_FORMAT}'
+        )
+    if not isinstance(doc, Mapping):
+        raise ScenarioFormatError(f"{where} must be a JSON object, found {doc!r}")
+    unknown = sorted(set(doc) - set(_WORLD_KEYS))
+    if unknown:
+        raise ScenarioFormatError(
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; the known fields are "
+            f"{', '.join(_WORLD_KEYS)}"
+        )
+    throttles_doc = doc.get("get_records_throttles")
+    throttles = None
+    if throttles_doc is not None:
+        inner = f"{where}.get_records_throttles"
+        if not isinstance(throttles_doc, Mapping):
+            raise ScenarioFormatError(
+                f'{inner} must be an object like {{"first_call": 3, "count": 2}}, found {throttles_doc!r}'
+            )
+        throttles = ReadThrottles(
+            first_call=_require(throttles_doc, "first_call", int, inner),
+            count=_require(throttles_doc, "count", int, inner),
+        )
+    lifetime = doc.get("iterator_lifetime")
+    conditions = {
+        "get_records_throttles": throttles,
+        "iterator_lifetime": float(lifetime)
+        if isinstance(lifetime, int) and not isinstance(lifetime, bool)
+        else lifetime,
+        "destination_failures": doc.get("destination_failures", 0),
+        "wide_items": doc.get("wide_items", False),
+        "arrival_utc_offset_minutes": doc.get("arrival_utc_offset_minutes", 0),
+    }
+    try:
+        return WorldConditions(**conditions)
+    except ScenarioFormatError as error:
+        raise ScenarioFormatError(f"{where}: {str(error).removeprefix('world conditions: ')}") from None
 
 
 def _parse_shard(doc: Any, index: int) -> ShardSpec:

@@ -23,6 +23,7 @@ Focus flags narrow the search for one rule: ``None`` means "either", a value for
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import random
@@ -41,10 +42,12 @@ from conformance.scenario import (
     SUCCESS_FORMS,
     Behaviour,
     ClockPlan,
+    ReadThrottles,
     RecordSpec,
     Scenario,
     ShardSpec,
     Source,
+    WorldConditions,
 )
 from conformance.world import names
 
@@ -66,6 +69,8 @@ __all__ = [
     "shard_ids",
     "start_instants",
     "success_forms",
+    "with_world_conditions",
+    "world_conditions",
 ]
 
 T = TypeVar("T")
@@ -1200,6 +1205,10 @@ def scenarios(
       between or after them, so one response reports both when they share a batch (PBF-3); the
       retry policy then ends records that fail forever. None/False: no such pair is forced.
     * ``max_shards`` (1..999) and ``max_records`` (per shard) bound the stream.
+
+    Every scenario also gets the world conditions ``world_conditions`` derives for it (throttled
+    reads, expiring iterators, failing destination writes, wide DynamoDB items, arrival times in a
+    non-UTC offset); ``throttles`` makes throttled reads more (True) or never (False) likely.
     """
     focus = _validate_focus(
         source=source,
@@ -1217,7 +1226,7 @@ def scenarios(
         max_shards=max_shards,
         max_records=max_records,
     )
-    return _scenario(focus)
+    return with_world_conditions(_scenario(focus), throttles=focus.throttles)
 
 
 _SOURCES = _pick((1, Source.KINESIS), (1, Source.DYNAMODB))
@@ -1485,3 +1494,91 @@ def _min_poll_gap(mapping: _MappingDraft, shards: Sequence[Sequence[_RecordDraft
     quiet = max(_QUIET_ALLOWANCE_S, window + 10.0)
     horizon = last_arrival + stuck + windows + quiet
     return max(0.2, round(horizon / _POLL_TARGET, 3))
+
+
+# ---- world conditions: the world misbehaving as AWS does --------------------------------------
+
+# How often each condition is set, out of _CONDITION_SHARES: often enough that every ci search
+# meets each one, rarely enough that most scenarios still test the plain paths.
+_CONDITION_SHARES = 12
+_READ_THROTTLE_SHARE = 4
+_READ_THROTTLE_SHARE_FOCUSED = 9  # when the search is about throttles (throttles=True)
+_EXPIRY_SHARE = 4
+_WRITE_FAILURE_SHARE = 5
+_WIDE_ITEM_SHARE = 6
+_OFFSET_SHARE = 5
+_UTC_OFFSETS_MINUTES = (330, -420, 60, -600, 845, -210, 540, -60)
+"""Real zone offsets, whole and fractional hours, both sides of UTC."""
+
+
+def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> WorldConditions:
+    """The world conditions (``Scenario.world``) that ``scenarios()`` gives ``scenario``: a
+    deterministic function of the scenario, each condition set independently.
+
+    * GetRecords throttles (in 4 of 12 scenarios; 9 of 12 when ``throttles`` is True, so a
+      search about throttles meets both kinds; never when it is False): 1 to 3 consecutive calls
+      (2 to 6 in a search about throttles) starting in one of the first polls (RETRY-6);
+    * an iterator lifetime shorter than the longest poll gap (4 of 12), so the iterators of the
+      polls after such a gap have expired (``ExpiredIteratorException``);
+    * with a destination, its first 1 to 3 writes fail (5 of 12; RETRY-10, LOSS-1);
+    * DynamoDB: wide item images, every attribute type with nested binaries (6 of 12; EVT-D-2);
+    * arrival times in a non-UTC offset (5 of 12; EVT-K-3, DLQ-7, START-4).
+
+    Derived rather than drawn: they take no part in Hypothesis's draws, so every search meets
+    exactly the streams, parameters and behaviours it met before they existed (searches tuned to
+    find a bug in their first examples stay tuned), and a replayed scenario carries them in its
+    JSON. Shrinking the scenario derives them again.
+    """
+    rng = random.Random(_fingerprint(scenario))
+
+    def sometimes(share: int) -> bool:
+        return rng.randrange(_CONDITION_SHARES) < share
+
+    read_share = {True: _READ_THROTTLE_SHARE_FOCUSED, False: 0, None: _READ_THROTTLE_SHARE}[throttles]
+    # Reads are numbered over every shard: each poll reads each shard about once.
+    reads = ReadThrottles(
+        rng.randint(1, 2 + 2 * len(scenario.shards)), rng.randint(2, 6) if throttles else rng.randint(1, 3)
+    )
+    longest = max(scenario.clock.poll_gaps, default=1.0)
+    # 30..90 % of the longest gap, in tenths of a second.
+    lifetime = max(0.1, round(longest * rng.randint(3, 9) / 10, 1))
+    failures = rng.randint(1, 3)
+    offset = rng.choice(_UTC_OFFSETS_MINUTES)
+    return WorldConditions(
+        get_records_throttles=reads if sometimes(read_share) else None,
+        iterator_lifetime=lifetime if sometimes(_EXPIRY_SHARE) else None,
+        destination_failures=failures
+        if sometimes(_WRITE_FAILURE_SHARE) and scenario.destination_arn is not None
+        else 0,
+        wide_items=sometimes(_WIDE_ITEM_SHARE) and scenario.source is Source.DYNAMODB,
+        arrival_utc_offset_minutes=offset if sometimes(_OFFSET_SHARE) else 0,
+    )
+
+
+def _fingerprint(scenario: Scenario) -> str:
+    """A stable digest of what the scenario draws (record data left out: it can be megabytes)."""
+    shards = [
+        (shard.shard_id, [(r.sequence_number, r.arrival, r.behaviour.value, r.times) for r in shard.records])
+        for shard in scenario.shards
+    ]
+    text = json.dumps(
+        [
+            scenario.source.value,
+            shards,
+            scenario.parameters,
+            scenario.clock.start.isoformat(),
+            scenario.clock.poll_gaps,
+        ],
+        default=str,
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def with_world_conditions(
+    scenarios: SearchStrategy[Scenario], *, throttles: bool | None = None
+) -> SearchStrategy[Scenario]:
+    """``scenarios`` with the world conditions ``world_conditions`` derives for each."""
+    return scenarios.map(
+        lambda scenario: replace(scenario, world=world_conditions(scenario, throttles=throttles))
+    )

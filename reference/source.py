@@ -26,6 +26,13 @@ _TRY_LATER = frozenset(
 )
 
 
+_MARK_ATTEMPTS = 5
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
 class StreamSource(Protocol):
     """The four things a poller needs from a stream service."""
 
@@ -169,6 +176,7 @@ class ShardReader:
         self._last_sequence: str | None = None
         self._opened_at: datetime | None = None
         self._ended = False
+        self._horizon_is_latest = False
         # Records before the starting position that a stream may still hand out (see read()).
         self._skip_before: Callable[[PolledRecord], bool] | None = None
         if config.starting_position == "AT_TIMESTAMP" and config.starting_position_timestamp is not None:
@@ -186,6 +194,8 @@ class ShardReader:
         self._opened_at = now
         self._iterator = self._starting_iterator()
         self._ended = self._iterator is None
+        if self._config.starting_position == "LATEST" and not self._source.timestamp_iterators:
+            self._mark_latest()
 
     def read(self) -> list[PolledRecord]:
         if self._ended:
@@ -200,7 +210,7 @@ class ShardReader:
                 raw, following = self._source.read(self._iterator)
                 break
             except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
+                code = _error_code(error)
                 if code == "ExpiredIteratorException":
                     self._iterator = None
                     continue
@@ -223,6 +233,32 @@ class ShardReader:
             if records:
                 self._skip_before = None
         return records
+
+    def _mark_latest(self) -> None:
+        """DynamoDB Streams has no AT_TIMESTAMP iterator, so an expired LATEST iterator could only
+        be replaced by a new LATEST one, missing what arrived meanwhile (START-3, LOSS-1). Instead
+        the newest record at start-up is noted now, by reading the shard once from TRIM_HORIZON
+        (after the LATEST iterator was set up, so nothing falls between the two): an expired
+        iterator then resumes after it. Throttled reads are retried at once, a few times, since
+        the mark must be taken before anything else can arrive; if they all fail, the mark is
+        missing and an expiry before the first record falls back to LATEST."""
+        iterator = self._source.iterator(self.shard_id, "TRIM_HORIZON")
+        throttles = 0
+        while iterator is not None:
+            try:
+                raw, following = self._source.read(iterator)
+            except ClientError as error:
+                throttles += 1
+                if _error_code(error) in _TRY_LATER and throttles < _MARK_ATTEMPTS:
+                    continue
+                self._last_sequence = None
+                return
+            if not raw:
+                # Nothing was there at start-up: every record is newer, as from TRIM_HORIZON.
+                self._horizon_is_latest = self._last_sequence is None
+                return
+            self._last_sequence = self._source.record(raw[-1], self.shard_id).sequence_number
+            iterator = following
 
     def _starting_iterator(self) -> str | None:
         position = self._config.starting_position
@@ -249,6 +285,8 @@ class ShardReader:
             opened_at = self._opened_at
             self._skip_before = lambda record: record.arrival <= opened_at
             return self._source.iterator(self.shard_id, "AT_TIMESTAMP", timestamp=opened_at)
+        if self._horizon_is_latest:
+            return self._source.iterator(self.shard_id, "TRIM_HORIZON")
         # TRIM_HORIZON and AT_TIMESTAMP start at the same place again. DynamoDB LATEST can only
         # ask for LATEST again, which may miss records written while the expired iterator was
         # unused (START-3 allows start-up misses; pollers read far more often than iterators live).

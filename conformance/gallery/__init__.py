@@ -26,6 +26,7 @@ from conformance.gallery import (
     _bisect,
     _destinations,
     _events,
+    _faults,
     _ordering,
     _parameters,
     _partial,
@@ -50,6 +51,7 @@ def _registry() -> Mapping[str, GalleryPoller]:
         _destinations,
         _starting,
         _parameters,
+        _faults,
     ):
         for item in module.ENTRIES:
             if item.name in entries:

@@ -12,6 +12,7 @@ Checkers read these facts and judge them; nothing here decides whether a rule ho
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections import OrderedDict
@@ -46,6 +47,9 @@ PAYLOAD_LIMIT = 6_291_456
 """BATCH-6: the synchronous invocation payload limit, 6 MiB."""
 
 _DEFAULT_BATCH_SIZE = 100  # BATCH-1
+
+# Calls whose failure may keep a shard waiting for a later poll (see Analysis.slack).
+_HOLDING_OPERATIONS = frozenset({"get_records", "send_message", "publish", "put_object"})
 
 
 class Scope(Enum):
@@ -428,9 +432,20 @@ class Analysis:
     @property
     def slack(self) -> float:
         """How long a poller may take to get to an idle shard: a poll of every shard plus one
-        more gap, and a second (BATCH-4, BATCH-5, ORD-6)."""
+        more gap, and a second (BATCH-4, BATCH-5, ORD-6); plus one more gap for every read or
+        destination write the world refused (a throttled GetRecords, an expired iterator, a
+        failed document: each may hold a shard back until a later poll)."""
         gap = max(self.scenario.clock.poll_gaps, default=1.0)
-        return (len(self.scenario.shards) + 1) * gap + 1.0
+        return (len(self.scenario.shards) + 1 + self.refused_calls) * gap + 1.0
+
+    @functools.cached_property
+    def refused_calls(self) -> int:
+        """GetRecords calls and destination writes that failed with a service error."""
+        return sum(
+            1
+            for call in self.observation.trace.calls
+            if call.error_code is not None and call.operation in _HOLDING_OPERATIONS
+        )
 
     # ---- lookups ----------------------------------------------------------------------------
 

@@ -495,7 +495,10 @@ def _record_problems(an: Analysis, raw: Any, record: Any) -> list[str]:
             *kinesis_data_problems(raw, record),
             *kinesis_id_problems(raw, record),
         ]
-    return [*dynamodb_envelope_problems(raw, an), *dynamodb_stream_record_problems(raw, record)]
+    return [
+        *dynamodb_envelope_problems(raw, an),
+        *dynamodb_stream_record_problems(raw, record, wide_items=an.scenario.world.wide_items),
+    ]
 
 
 def _last_sent(an: Analysis, shard_id: str, position: int, before: int) -> Any:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from conformance.items import encoded_image, item_image, same_attribute
 from conformance.rules.analysis import Analysis, InvocationView, Sent
 from conformance.rules.common import Findings, checker, view_subject
 from conformance.trace import StreamRecord
@@ -157,8 +159,12 @@ def dynamodb_envelope_problems(raw: Any, an: Analysis) -> list[str]:
     return problems
 
 
-def dynamodb_stream_record_problems(raw: Any, record: StreamRecord | None) -> list[str]:
-    """EVT-D-2: the ``dynamodb`` object, compared with the realised stream record."""
+def dynamodb_stream_record_problems(
+    raw: Any, record: StreamRecord | None, *, wide_items: bool = False
+) -> list[str]:
+    """EVT-D-2: the ``dynamodb`` object, compared with the realised stream record. With
+    ``wide_items`` (the scenario's world wrote every attribute type), the whole NewImage is
+    compared with the item written, every binary value base64 again wherever it sits."""
     inner = raw.get("dynamodb") if isinstance(raw, Mapping) else None
     if not isinstance(inner, Mapping):
         return ["there is no dynamodb object"]
@@ -188,6 +194,22 @@ def dynamodb_stream_record_problems(raw: Any, record: StreamRecord | None) -> li
         encoded = image["data"].get("B")
         if isinstance(encoded, str) and encoded != _b64(record.data):
             problems.append(f"NewImage.data.B {encoded[:24]!r} is not the base64 of the item's binary value")
+    if wide_items and isinstance(image, Mapping):
+        expected = encoded_image(item_image(record.ref, record.partition_key, record.data, wide=True))
+        problems += _image_differences(image, expected)
+    return problems
+
+
+def _image_differences(image: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
+    """The attributes of ``image`` that differ from the item written (sets compared as sets)."""
+    problems = [f"NewImage.{name} is missing" for name in expected if name not in image]
+    for name, value in expected.items():
+        if name in image and not same_attribute(image[name], value):
+            shown = json.dumps(image[name])
+            problems.append(
+                f"NewImage.{name} is {shown[:80]}, not the item's {json.dumps(value)[:80]} "
+                "(binary values base64-encoded wherever they sit)"
+            )
     return problems
 
 
@@ -350,4 +372,7 @@ def dynamodb_stream_record(an: Analysis, out: Findings) -> None:
     """DynamoDB: the ``dynamodb`` object has the stream record's keys, a numeric
     ApproximateCreationDateTime and typed attributes with base64 binaries."""
     if not an.kinesis:
-        _check_records(an, out, lambda sent: dynamodb_stream_record_problems(sent.raw, sent.record))
+        wide = an.scenario.world.wide_items
+        _check_records(
+            an, out, lambda sent: dynamodb_stream_record_problems(sent.raw, sent.record, wide_items=wide)
+        )

@@ -4,6 +4,7 @@ at-least-once delivery (SPEC §1)."""
 from __future__ import annotations
 
 import itertools
+import json
 
 from conformance.rules.analysis import Analysis, Attempt, Fate, seconds
 from conformance.rules.common import Findings, checker, may_have_expired_unsent, view_subject
@@ -207,8 +208,10 @@ def shards_independent(an: Analysis, out: Findings) -> None:
                 if waiting is None:
                     continue
                 out.exercise()
-                served = any(failed.index < a.index <= end_index for a in an.attempts[other]) or any(
-                    d.shard_id == other and failed.index < d.index <= end_index for d in an.docs
+                served = (
+                    any(failed.index < a.index <= end_index for a in an.attempts[other])
+                    or any(d.shard_id == other and failed.index < d.index <= end_index for d in an.docs)
+                    or _refused_write_for(an, other, failed.index, end_index)
                 )
                 if not served:
                     out.violate(
@@ -219,6 +222,28 @@ def shards_independent(an: Analysis, out: Findings) -> None:
                         f"{seconds(failed.at)} to {seconds(end_at)}); an error on one shard does "
                         "not block others"
                     )
+
+
+def _refused_write_for(an: Analysis, shard_id: str, after: int, until: int) -> bool:
+    """Whether the poller tried to write a document about ``shard_id`` between two trace
+    positions and the destination refused it: the shard was served, and waits for the document
+    to go (the world's ``destination_failures``)."""
+    for call in an.observation.trace.calls[after + 1 : until + 1]:
+        if call.error_code is None or call.operation not in ("send_message", "publish", "put_object"):
+            continue
+        body = call.params.get("MessageBody", call.params.get("Message", call.params.get("Body")))
+        try:
+            document = json.loads(body)
+        except (TypeError, ValueError):
+            continue
+        infos = (
+            [document.get(k) for k in ("KinesisBatchInfo", "DDBStreamBatchInfo")]
+            if isinstance(document, dict)
+            else []
+        )
+        if any(isinstance(info, dict) and info.get("shardId") == shard_id for info in infos):
+            return True
+    return False
 
 
 def _resolution_index(fate: Fate) -> int | None:

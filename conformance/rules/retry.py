@@ -141,13 +141,38 @@ def unlimited_retries(an: Analysis, out: Findings) -> None:
             )
 
 
+# GetRecords errors that say "read less often": the stream's throughput limits (Kinesis,
+# DynamoDB Streams) and KMS throttling. Nothing reached the function.
+_READ_THROTTLES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "KMSThrottlingException",
+    }
+)
+
+
+def _throttled_reads(an: Analysis) -> list[tuple[int, float, str]]:
+    """(trace position, time, error code) of every GetRecords call the stream throttled."""
+    return [
+        (call.index, an.offset(call.at), str(call.error_code))
+        for call in an.observation.trace.calls
+        if call.operation in ("get_records", "GetRecords") and call.error_code in _READ_THROTTLES
+    ]
+
+
 @checker("RETRY-6")
 def throttles_do_not_count(an: Analysis, out: Findings) -> None:
-    """Throttles (failures before the function ran) are retried until the records expire and do
-    not count toward MaximumRetryAttempts."""
+    """Throttles (failures before the function ran: a throttled Invoke, or a throttled GetRecords
+    read) are retried until the records expire and do not count toward MaximumRetryAttempts."""
     quota = an.settings.quota
+    reads = _throttled_reads(an)
+    out.exercise(len(reads))
     for runs in an.runs.values():
         for run in runs:
+            if reads and quota is not None:
+                _read_throttles_not_counted(an, out, run, reads, quota)
             if run.throttles == 0:
                 continue
             out.exercise(run.throttles)
@@ -168,6 +193,31 @@ def throttles_do_not_count(an: Analysis, out: Findings) -> None:
                     f"throttle(s); throttles do not count toward MaximumRetryAttempts "
                     f"{an.settings.max_retries}, so it is invoked {quota} times"
                 )
+
+
+def _read_throttles_not_counted(
+    an: Analysis, out: Findings, run: Run, reads: list[tuple[int, float, str]], quota: int
+) -> None:
+    """A failing batch discarded before its quota, with throttled reads meanwhile: the poller
+    took the throttled reads for failed invocations (RETRY-3 reports early discards too; this
+    names the cause)."""
+    if not _complete_failure_run(run) or (an.settings.bisect and len(run.positions) >= 2):
+        return
+    gone = an.discarded_after(run)
+    if not gone or an.age_justified(gone) or credited(an, run, gone) >= quota:
+        return
+    discard = gone[0].discard
+    assert discard is not None  # discarded_after returns discarded records only
+    during = [r for r in reads if run.first.index < r[0] < discard.index]
+    if not during:
+        return
+    _, at, code = during[0]
+    out.violate(
+        f"batch {an.labels(run.shard_id, run.positions)} was {_how(gone[0])} after {run.real} invocation(s) "
+        f"while {len(during)} GetRecords call(s) were throttled ({code} at {seconds(at)}); a throttled read "
+        f"is not a failed invocation, so with MaximumRetryAttempts {an.settings.max_retries} the batch is "
+        f"invoked {quota} times"
+    )
 
 
 @checker("RETRY-7")

@@ -13,9 +13,11 @@ from typing import Any, ClassVar
 
 from conformance.clock import VirtualClock
 from conformance.contract import PollerContext
+from conformance.items import item_id
 from conformance.scenario import INVALID_FORMS, SUCCESS_FORMS, Behaviour, RecordSpec, Scenario, Source
 from conformance.trace import StreamRecord, Trace
 from conformance.world import names
+from conformance.world.faults import WorldFaults
 from conformance.world.function import ScriptedFunction
 from conformance.world.recording import CallCounter, RecordingClient
 
@@ -70,12 +72,6 @@ def dynamodb_stream_arn(created_at: datetime) -> str:
     """The stream ARN, with the label DynamoDB derives from the stream's creation time."""
     label = created_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
     return f"arn:aws:dynamodb:{names.REGION}:{names.ACCOUNT_ID}:table/{names.TABLE_NAME}/stream/{label}"
-
-
-def item_id(ref: tuple[int, int]) -> str:
-    """The DynamoDB hash key of the item written for scenario record ``ref`` (unique per record,
-    so every write is an INSERT)."""
-    return f"item-{ref[0]}-{ref[1]}"
 
 
 def unix_seconds(instant: datetime) -> float:
@@ -197,6 +193,9 @@ class WorldBase(ABC):
     """A world: virtual clock, trace, scripted function, and the stream as released so far."""
 
     backend: ClassVar[str] = ""
+    expires_iterators: ClassVar[bool] = False
+    """Whether the backend's own iterators honour ``Scenario.world.iterator_lifetime``; when not,
+    the fault layer (``faults.py``) expires them."""
 
     def __init__(self, scenario: Scenario, clock: VirtualClock | None = None) -> None:
         validate_scenario(scenario)
@@ -211,6 +210,7 @@ class WorldBase(ABC):
         self.clock = clock
         self.trace = Trace()
         self.function = ScriptedFunction(scenario)
+        self.faults = WorldFaults(scenario.world, clock, expire_iterators=not self.expires_iterators)
         self.created_at = stream_created_at(scenario)
         self._counter = CallCounter()
         # Write order: by arrival, then shard, then shard order (stable for equal arrivals).
@@ -311,8 +311,10 @@ class WorldBase(ABC):
     def _recording_client(self, service: str) -> RecordingClient:
         proxy = self._proxies.get(service)
         if proxy is None:
+            # The world's conditions sit under the recording, so injected errors are recorded.
+            client = self.faults.wrap(service, self.client(service))
             proxy = self._proxies[service] = RecordingClient(
-                self.client(service), service, self.trace, self.clock, self._counter
+                client, service, self.trace, self.clock, self._counter
             )
         return proxy
 

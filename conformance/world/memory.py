@@ -20,9 +20,13 @@ Details that matter to pollers:
   a poller sees exactly what it would see against AWS.
 * ``MillisBehindLatest`` is the arrival gap between the newest record in the shard and the last
   record returned (0 once caught up), as moto computes it.
-* Iterators never expire unless the world is built with ``iterator_lifetime`` (seconds of
-  virtual time; AWS uses 300), in which case an old iterator raises ``ExpiredIteratorException``.
-  The default matches moto, whose iterators never expire, so the two backends agree.
+* Iterators never expire unless the scenario's ``world.iterator_lifetime`` (or the
+  ``iterator_lifetime`` argument) is set (seconds of virtual time; AWS uses 300), in which case an
+  iterator older than that raises ``ExpiredIteratorException``. The moto backend gets the same
+  expiry from the fault layer (``faults.py``), since moto's iterators never expire.
+* The scenario's other world conditions (throttled GetRecords, failing destination writes,
+  arrival times in a non-UTC offset) are applied by ``faults.py`` in both backends; wide item
+  images (``world.wide_items``) come from ``conformance.items``.
 * DynamoDB GetRecords answers ``eventVersion`` "1.1" as AWS does (moto answers "1.0").
 """
 
@@ -46,6 +50,7 @@ from botocore.response import StreamingBody
 from botocore.utils import parse_to_aware_datetime
 
 from conformance.clock import VirtualClock
+from conformance.items import item_image
 from conformance.scenario import Scenario, Source
 from conformance.trace import StreamRecord
 from conformance.world import names
@@ -57,6 +62,7 @@ from conformance.world._base import (
     unix_seconds,
 )
 from conformance.world._service import counter_uuid, deterministic_uuid, response_metadata, service_support
+from conformance.world.faults import EXPIRED_MESSAGES
 
 __all__ = ["MemoryWorld"]
 
@@ -64,6 +70,7 @@ _KINESIS_ITERATOR_PREFIX = "AAAAAAAAAAG"
 _KINESIS_MAX_LIMIT = 10_000
 _DYNAMODB_MAX_LIMIT = 1_000
 _SQS_DEFAULT_VISIBILITY = 30.0
+_WIDE_EXTRA_BYTES = 96  # about what the extra attributes of a wide item add to SizeBytes
 
 
 @dataclass
@@ -110,12 +117,16 @@ class MemoryWorld(WorldBase):
     """The default world backend: everything in process memory."""
 
     backend: ClassVar[str] = "memory"
+    expires_iterators: ClassVar[bool] = True
 
     def __init__(
         self, scenario: Scenario, clock: VirtualClock | None = None, *, iterator_lifetime: float | None = None
     ) -> None:
         super().__init__(scenario, clock)
-        self.iterator_lifetime = iterator_lifetime
+        self.iterator_lifetime = (
+            iterator_lifetime if iterator_lifetime is not None else scenario.world.iterator_lifetime
+        )
+        self._wide_items = scenario.world.wide_items
         self._request_numbers = itertools.count(1)
         self._iterator_numbers = itertools.count(0x5A17E9)
         self._iterators: dict[str, tuple[_Shard, int, float]] = {}
@@ -323,7 +334,7 @@ class MemoryKinesis(_StreamClient):
         "LATEST",
         "AT_TIMESTAMP",
     )
-    _expired_message = "Iterator expired. The iterator was created too long ago; get a new shard iterator."
+    _expired_message = EXPIRED_MESSAGES["kinesis"]
 
     def _stream(self, api_name: str, request_id: str, params: dict[str, Any]) -> None:
         name = params.get("StreamName")
@@ -549,7 +560,7 @@ class MemoryDynamoDBStreams(_StreamClient):
 
     _service = "dynamodbstreams"
     _iterator_types = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
-    _expired_message = "Shard iterator has expired"
+    _expired_message = EXPIRED_MESSAGES["dynamodbstreams"]
 
     def _stream(self, api_name: str, request_id: str, arn: str) -> None:
         if self._world._kinesis or arn != self._world._stream_arn:
@@ -659,6 +670,9 @@ class MemoryDynamoDBStreams(_StreamClient):
         key = item_id(record.ref)
         pk = record.partition_key
         size = 2 * (len(names.TABLE_HASH_KEY) + len(key)) + 2 + len(pk.encode("utf-8")) + 4 + len(record.data)
+        image = item_image(record.ref, pk, record.data, wide=self._world._wide_items)
+        if self._world._wide_items:
+            size += _WIDE_EXTRA_BYTES + 8 * min(len(record.data), 8)
         return {
             "eventID": shard.event_ids[position],
             "eventName": "INSERT",
@@ -668,7 +682,7 @@ class MemoryDynamoDBStreams(_StreamClient):
             "dynamodb": {
                 "ApproximateCreationDateTime": record.arrival,
                 "Keys": {names.TABLE_HASH_KEY: {"S": key}},
-                "NewImage": {names.TABLE_HASH_KEY: {"S": key}, "pk": {"S": pk}, "data": {"B": record.data}},
+                "NewImage": image,
                 "SequenceNumber": record.sequence_number,
                 "SizeBytes": size,
                 "StreamViewType": names.STREAM_VIEW_TYPE,

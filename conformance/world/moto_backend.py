@@ -29,7 +29,9 @@ Known differences from AWS that show through (moto's, not this kit's):
 * DynamoDB GetRecords says ``eventVersion`` "1.0" (AWS: "1.1") and computes ``SizeBytes``
   differently; DynamoDB Streams accepts an ``AT_TIMESTAMP`` iterator, which AWS rejects;
 * a malformed shard iterator or a missing ``StartingSequenceNumber`` crashes moto instead of
-  raising ``InvalidArgumentException``; iterators never expire;
+  raising ``InvalidArgumentException``; iterators never expire (the scenario's
+  ``world.iterator_lifetime`` is applied by the fault layer, ``faults.py``, exactly as the
+  in-memory world applies it);
 * a Kinesis iterator obtained with only ``StreamARN`` would name stream "None" (worked around
   here by adding the matching StreamName to such GetShardIterator requests);
 * a ListShards ``NextToken`` is only accepted together with the parameters of the first call
@@ -60,6 +62,7 @@ from moto.core.models import MockAWS
 from moto.moto_api._internal import mock_random
 
 from conformance.clock import VirtualClock
+from conformance.items import item_image
 from conformance.scenario import Scenario, Source
 from conformance.trace import StreamRecord
 from conformance.world import names
@@ -266,11 +269,7 @@ class MotoWorld(WorldBase):
                 else:
                     _client("dynamodb").put_item(
                         TableName=names.TABLE_NAME,
-                        Item={
-                            names.TABLE_HASH_KEY: {"S": item_id(ref)},
-                            "pk": {"S": spec.partition_key},
-                            "data": {"B": spec.data},
-                        },
+                        Item=item_image(ref, spec.partition_key, spec.data, wide=scenario.world.wide_items),
                     )
         if not self._kinesis:
             written = self._read_back_dynamodb(refs)
