@@ -1111,10 +1111,10 @@ def _validate_focus(**given: Any) -> _Focus:
         value = given.get(name)
         if value is not None and not isinstance(value, bool):
             raise ValueError(f"{name} must be True, False or None (either), found {value!r}")
-    if given.get("reported_pair") is True and given.get("report_batch_item_failures") is not True:
+    if given.get("reported_pair") is True and given.get("report_batch_item_failures") is False:
         raise ValueError(
-            "reported_pair=True needs report_batch_item_failures=True: without ReportBatchItemFailures "
-            "no record is reported (PBF-1)"
+            "reported_pair=True needs ReportBatchItemFailures (report_batch_item_failures True or None): "
+            "without it no record is reported (PBF-1)"
         )
     max_shards = given.get("max_shards", 4)
     max_records = given.get("max_records", 12)
@@ -1200,10 +1200,11 @@ def scenarios(
       large record. False: none.
     * ``clock_edges``: True: the start is 1..60 s before a midnight / month end / year end /
       29 February boundary; False: an ordinary instant.
-    * ``reported_pair`` (needs ``report_batch_item_failures=True``): True: shard 0 holds two
+    * ``reported_pair`` (not with ``report_batch_item_failures=False``): True: the retry policy
+      ends records that fail forever, and when ReportBatchItemFailures is on, shard 0 holds two
       REPORTED records, the lower with the shorter sequence number, and an unreported record
-      between or after them, so one response reports both when they share a batch (PBF-3); the
-      retry policy then ends records that fail forever. None/False: no such pair is forced.
+      between or after them, so one response reports both when they share a batch (PBF-2,
+      PBF-3, DLQ-10). None/False: no such pair is forced.
     * ``max_shards`` (1..999) and ``max_records`` (per shard) bound the stream.
 
     Every scenario also gets the world conditions ``world_conditions`` derives for it (throttled
@@ -1302,7 +1303,7 @@ def _scenario(draw: st.DrawFn, focus: _Focus) -> Scenario:
                 _behaviour_choice([(1, Behaviour.THROTTLE)]),
             )
         )
-    if focus.reported_pair is True:
+    if focus.reported_pair is True and rbif:
         shards[0] = _with_reported_pair(shards[0], drafts[0].plan, deliverable, focus.throttles is True)
     if focus.failures is True:
         kinds = _failing_kinds(report_batch_item_failures=rbif, permanent=permanent)

@@ -402,6 +402,11 @@ FOCUS_CASES: list[tuple[dict[str, Any], Callable[[Scenario], bool]]] = [
         {"report_batch_item_failures": True, "failures": True, "reported_pair": True},
         lambda s: reported_pair_where_possible(s) and len(s.shards[0].records) >= 3,
     ),
+    (
+        # Without ReportBatchItemFailures drawn nothing is reported; with it, the pair is there.
+        {"destination": "sqs", "failures": True, "reported_pair": True},
+        lambda s: not s.report_batch_item_failures or reported_pair_where_possible(s),
+    ),
     ({"clock_edges": True}, lambda s: 0 < seconds_to_midnight(s.clock.start) <= 61),
     ({"clock_edges": False}, lambda s: seconds_to_midnight(s.clock.start) > 120),
     ({"max_shards": 1, "max_records": 3}, lambda s: len(s.shards) == 1 and len(s.shards[0].records) <= 3),
@@ -529,7 +534,10 @@ def test_shrinking_keeps_only_the_record_that_matters() -> None:
         ({"max_records": -1}, "max_records must be a non-negative integer, found -1"),
         ({"failures": True, "max_records": 0}, "failures need(s) records to act on, but max_records=0"),
         ({"failures": True, "throttles": True, "max_records": 1}, "raise max_records to at least 2"),
-        ({"reported_pair": True}, "reported_pair=True needs report_batch_item_failures=True"),
+        (
+            {"reported_pair": True, "report_batch_item_failures": False},
+            "reported_pair=True needs ReportBatchItemFailures",
+        ),
         (
             {"reported_pair": True, "report_batch_item_failures": True, "max_records": 2},
             "raise max_records to at least 3",
