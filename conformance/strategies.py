@@ -1525,10 +1525,10 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
     * DynamoDB: wide item images, every attribute type with nested binaries (6 of 12; EVT-D-2);
     * arrival times in a non-UTC offset (5 of 12; EVT-K-3, DLQ-7, START-4).
 
-    Derived rather than drawn: they take no part in Hypothesis's draws, so every search meets
-    exactly the streams, parameters and behaviours it met before they existed (searches tuned to
-    find a bug in their first examples stay tuned), and a replayed scenario carries them in its
-    JSON. Shrinking the scenario derives them again.
+    Derived rather than drawn: they add no draw, so the streams, parameters and behaviours
+    come from the same distribution as before, shrinking never has to shrink them (they follow
+    the scenario), and a replayed scenario carries them in its JSON. (Hypothesis still orders
+    its examples differently than before they existed.)
     """
     rng = random.Random(_fingerprint(scenario))
 
@@ -1579,7 +1579,8 @@ def _fingerprint(scenario: Scenario) -> str:
 def with_world_conditions(
     scenarios: SearchStrategy[Scenario], *, throttles: bool | None = None
 ) -> SearchStrategy[Scenario]:
-    """``scenarios`` with the world conditions ``world_conditions`` derives for each."""
+    """``scenarios`` (any strategy of scenarios, a user's own too) with the world conditions
+    ``world_conditions`` derives for each; ``scenarios()`` already has them."""
     return scenarios.map(
         lambda scenario: replace(scenario, world=world_conditions(scenario, throttles=throttles))
     )
