@@ -43,31 +43,8 @@ NAMES_AN_INVOCATION = {
 }
 
 
-# Not strict: whether ci's RBIF-focus examples reach these bugs depends on what ran before in
-# the same process (run alone after the world conditions (bb14885) they pass, never exercising
-# PBF-2/PBF-8; after other entries in an xdist worker, or with a printing run_scenario wrapper,
-# they are caught), which points at state the runner keeps between searches. Their focus needs
-# a scenario that reaches them every time, not a re-roll.
-ORDER_SENSITIVE = {
-    "item_identifier_as_event_id",
-    "partial_failure_retries_whole_batch",
-    "shrunk_batch_keeps_count",
-    "batch_info_covers_polled_batch",
-}
-
-
-def _cases() -> list[object]:
-    reason = "ci's RBIF-focus examples stopped reaching this bug when the example order changed"
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=reason))
-        if name in ORDER_SENSITIVE
-        else name
-        for name in GALLERY
-    ]
-
-
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
-@pytest.mark.parametrize("name", _cases())
+@pytest.mark.parametrize("name", list(GALLERY))
 def test_caught_by_its_intended_rule(name: str, tmp_path: Path) -> None:
     item = GALLERY[name]
     result = check_entry(item, results_dir=tmp_path, shrink=False)
