@@ -303,7 +303,8 @@ class _Run:
         if outcome.timed_out:
             return RunStatus.INCONCLUSIVE, (
                 f"{what} did not return within {self._budget.poll_timeout:g} s; the poller may be "
-                "waiting on real time — use context.clock.sleep"
+                "waiting on real time (use context.clock.sleep) or doing too much work in one call "
+                "(return from poll() sooner; a poll is one unit of work)"
             )
         error = outcome.error
         assert error is not None

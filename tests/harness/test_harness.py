@@ -239,7 +239,9 @@ def test_a_clock_plan_that_never_moves_is_inconclusive(scenario_of: ScenarioOf, 
 # ---- hanging pollers ----------------------------------------------------------------------------
 
 HANG_MESSAGE = (
-    "poll() did not return within 0.2 s; the poller may be waiting on real time — use context.clock.sleep"
+    "poll() did not return within 0.2 s; the poller may be waiting on real time (use "
+    "context.clock.sleep) or doing too much work in one call (return from poll() sooner; a poll "
+    "is one unit of work)"
 )
 
 
