@@ -14,8 +14,10 @@ rule). This script only adds what cosmic-ray leaves to its users:
 * ``run``: in the scratch copy, ``cosmic-ray init``, ``sample``, ``cosmic-ray baseline`` and
   ``cosmic-ray exec``, with ``PYTHONPATH`` set so the copy's own (mutated) packages are imported
   rather than the editable install;
-* ``report SESSION [--equivalent FILE]``: killed / survived / equivalent / incompetent and the
-  score, ``killed / (killed + survived - equivalent)``, with every survivor's diff. Equivalent
+* ``report SESSION [--equivalent FILE]``: killed (by which rule) / survived / equivalent /
+  invalid (the mutant is not valid Python, so there is no bug to catch) and the score,
+  ``killed / (killed + survived - equivalent)``, with every survivor's diff; run it from the
+  scratch copy. Equivalent
   mutants are listed by key (``reference/x.py core/Operator#N``) in FILE (docs/mutation.md) after a
   human has shown that no behaviour changes.
 
@@ -31,12 +33,15 @@ Wall-clock figures: this script (unlike the kit) reads the real clock, to measur
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import random
 import re
 import subprocess
 import sys
 import time
+import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -123,24 +128,93 @@ def load_equivalent(path: Path | None) -> dict[str, str]:
     return out
 
 
+def _compiles(mutation: Any) -> bool:
+    """Whether the mutated module is valid Python (run from the scratch copy: paths are relative)."""
+    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.plugins import get_operator
+
+    operator = get_operator(mutation.operator_name)(**(mutation.operator_args or {}))
+    source = Path(mutation.module_path).read_text(encoding="utf-8")
+    mutated = mutate_code(source, operator, mutation.occurrence) or source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # `is` with a literal and the like: valid Python
+            compile(mutated, str(mutation.module_path), "exec")
+    except SyntaxError:
+        return False
+    return True
+
+
+def _in_annotation(mutation: Any) -> bool:
+    """Whether the mutation is inside a type annotation of a module with ``from __future__ import
+    annotations``: the annotation is never evaluated, so the mutant is equivalent by construction."""
+    source = Path(mutation.module_path).read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    postponed = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(alias.name == "annotations" for alias in node.names)
+        for node in tree.body
+    )
+    if not postponed:
+        return False
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            spans.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            spans.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            spans.append(node.annotation)
+    at = tuple(mutation.start_pos)
+    return any(
+        (n.lineno, n.col_offset) <= at < (n.end_lineno or n.lineno, n.end_col_offset or 0) for n in spans
+    )
+
+
+_VERDICT_ROW = re.compile(r"^(\S+)\s+(?:must|should)\s+(FAIL|INCONCLUSIVE)\b", re.M)
+
+
+def _killer(output: str) -> str:
+    """The rule that killed a mutant, from the kit's matrix (the last row run, with --exitfirst):
+    ``ORD-5``, ``ORD-1 (inconclusive)`` when the mutated poller raised or hung, ``timeout``, or
+    an import error (no matrix: ``reference`` did not import)."""
+    if output == "timeout":
+        return "timeout"
+    rows = _VERDICT_ROW.findall(output)
+    if not rows:
+        return "import error"
+    rule, verdict = rows[-1]
+    return rule if verdict == "FAIL" else f"{rule} (inconclusive)"
+
+
 def report(session: Path, equivalent_file: Path | None) -> int:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
     equivalent = load_equivalent(equivalent_file)
-    counts = {"killed": 0, "survived": 0, "incompetent": 0, "skipped": 0, "pending": 0}
+    counts = {"killed": 0, "survived": 0, "invalid": 0, "incompetent": 0, "skipped": 0, "pending": 0}
     survivors: list[tuple[str, str]] = []
+    by: Counter[str] = Counter()
     with use_db(str(session), WorkDB.Mode.open) as db:
         counts["pending"] = sum(1 for _ in db.pending_work_items)
         for item, result in db.completed_work_items:
             keys = [_key(m.module_path, m.operator_name, m.occurrence) for m in item.mutations]
             if result.worker_outcome is WorkerOutcome.SKIPPED:
                 counts["skipped"] += 1
+            elif result.test_outcome is TestOutcome.KILLED and not all(_compiles(m) for m in item.mutations):
+                counts["invalid"] += 1  # not Python (``*,`` turned into ``//,``): no bug to catch
             elif result.test_outcome is TestOutcome.KILLED:
                 counts["killed"] += 1
+                by.update([_killer(result.output or "")])
             elif result.test_outcome is TestOutcome.SURVIVED:
                 counts["survived"] += 1
-                survivors.append((" + ".join(keys), result.diff or ""))
+                key = " + ".join(keys)
+                survivors.append((key, result.diff or ""))
+                if all(_in_annotation(m) for m in item.mutations):
+                    equivalent.setdefault(
+                        key, "an annotation, never evaluated (from __future__ import annotations)"
+                    )
             else:
                 counts["incompetent"] += 1
     equivalent_found = [key for key, _ in survivors if key in equivalent]
@@ -152,6 +226,7 @@ def report(session: Path, equivalent_file: Path | None) -> int:
             f"score {counts['killed']} / {scored} = {100 * counts['killed'] / scored:.1f} % "
             "of non-equivalent mutants killed"
         )
+    print("kills by rule: " + ", ".join(f"{rule} {count}" for rule, count in sorted(by.items())))
     for key, diff in sorted(survivors):
         tag = f"equivalent: {equivalent[key]}" if key in equivalent else "LIVE"
         print(f"\nsurvived {key} [{tag}]")

@@ -111,6 +111,7 @@ def test_exitfirst_stops_at_the_first_failing_rule(capsys: pytest.CaptureFixture
     results = json.loads(Path("conformance-results/sample_pollers_reversing.json").read_text())
     assert [r["rule"] for r in results["rules"]] == ["ORD-1", "ORD-2"]  # BATCH-2 never ran
     assert "[2/3] ORD-2 fail" in err and "BATCH-2" not in err
+    assert "FAIL ORD-2 (must): " in out and "BATCH-2" not in out
 
 
 def test_replay_uses_the_poller_recorded_in_the_failure_file(capsys: pytest.CaptureFixture[str]) -> None:
