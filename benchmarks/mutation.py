@@ -24,7 +24,7 @@ rule). This script only adds what cosmic-ray leaves to its users:
 Usage::
 
     python benchmarks/mutation.py prepare /tmp/mut-tree
-    cd /tmp/mut-tree && python benchmarks/mutation.py run --session mutation.sqlite --sample 60 --seed 1
+    cd /tmp/mut-tree && python benchmarks/mutation.py run --session mutation.sqlite --sample 100 --seed 1
     python benchmarks/mutation.py report mutation.sqlite --equivalent docs/mutation.md
 
 Wall-clock figures: this script (unlike the kit) reads the real clock, to measure the kit.
