@@ -41,6 +41,7 @@ from conformance.contract import Adapter, Capabilities
 from conformance.harness import Budget, run_scenario, timed_out
 from conformance.observation import Observation, RunStatus
 from conformance.scenario import Scenario, ScenarioFormatError
+from conformance.source_constants import without_local_constants
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -536,7 +537,13 @@ class _Search:
             suppress_health_check=[*profile.suppress_health_check, HealthCheck.too_slow],
             phases=phases,
         )(test)
-        return seed(run_seed)(test), run_seed
+        seeded = seed(run_seed)(test)
+
+        def search() -> None:
+            with without_local_constants():  # the seed alone decides the examples
+                seeded()
+
+        return search, run_seed
 
     def run(self, base: RuleResult) -> RuleResult:
         test, run_seed = self.hypothesis_test(self.attempt)
