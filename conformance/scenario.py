@@ -61,6 +61,17 @@ INVALID_FORMS: Mapping[str, Any] = {
     "missing_key": {"batchItemFailures": [{"foo": 123}]},
     "missing_key_null": {"batchItemFailures": [{"foo": None}]},
     "unknown_identifier": {"batchItemFailures": [{"itemIdentifier": 123}]},
+    # A function that reports the record's Kinesis eventID instead of its sequence number: a
+    # string, but no sequence number of any batch (it is not a decimal string). Its entry is
+    # longer than 80 characters, as a poller's error text must be ready for.
+    "event_id_identifier": {
+        "batchItemFailures": [
+            {
+                "itemIdentifier": "shardId-000000000000:"
+                "49590338271490256608559692538361571095921575989136588898"
+            }
+        ]
+    },
 }
 
 

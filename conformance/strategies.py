@@ -198,18 +198,32 @@ def success_forms() -> SearchStrategy[str]:
     return st.sampled_from([default, *(name for name in SUCCESS_FORMS if name != default)])
 
 
-def _variants(kind: Behaviour) -> list[RecordBehaviour]:
-    """Every RecordBehaviour of one kind: TRANSIENT/THROTTLE last 1..3 times (so they always
-    end), INVALID returns one of the PBF-5 forms."""
+def _variants(kind: Behaviour) -> list[tuple[int, RecordBehaviour]]:
+    """Every RecordBehaviour of one kind with its share of ``_VARIANT_WEIGHT``: TRANSIENT/THROTTLE
+    last 1..3 times (so they always end), INVALID returns one of the PBF-5 forms."""
     if kind in (Behaviour.TRANSIENT, Behaviour.THROTTLE):
-        return [RecordBehaviour(kind, times) for times in (1, 2, 3)]
+        return [(_VARIANT_WEIGHT // 3, RecordBehaviour(kind, times)) for times in (1, 2, 3)]
     if kind is Behaviour.INVALID:
-        return [RecordBehaviour(kind, 0, form) for form in INVALID_FORMS]
-    return [RecordBehaviour(kind)]
+        return [(_INVALID_FORM_SHARES[form], RecordBehaviour(kind, 0, form)) for form in INVALID_FORMS]
+    return [(_VARIANT_WEIGHT, RecordBehaviour(kind))]
 
 
 _VARIANT_WEIGHT = 15
-"""Divisible by the number of variants of every kind (1, 3, 5), so each kind keeps its weight."""
+"""The weight of one kind, shared among its variants (1, 3 or 6 of them)."""
+
+_INVALID_FORM_SHARES = {
+    "empty_identifier": 3,
+    "null_identifier": 3,
+    "missing_key": 3,
+    "missing_key_null": 3,
+    # Both report an identifier that is no sequence number of the batch (PBF-5), so they share
+    # one form's weight: the table keeps its size and every other draw its meaning.
+    "unknown_identifier": 1,
+    "event_id_identifier": 2,
+}
+assert sum(_INVALID_FORM_SHARES.values()) == _VARIANT_WEIGHT and set(_INVALID_FORM_SHARES) == set(
+    INVALID_FORMS
+)
 
 
 def _behaviour_choice(kinds: Sequence[tuple[int, Behaviour]]) -> SearchStrategy[RecordBehaviour]:
@@ -217,8 +231,7 @@ def _behaviour_choice(kinds: Sequence[tuple[int, Behaviour]]) -> SearchStrategy[
     records must stay small); OK first, so records shrink to OK."""
     table: list[tuple[int, RecordBehaviour]] = []
     for weight, kind in kinds:
-        variants = _variants(kind)
-        table += [(weight * _VARIANT_WEIGHT // len(variants), v) for v in variants]
+        table += [(weight * share, v) for share, v in _variants(kind)]
     return _pick(*table)
 
 
@@ -1508,6 +1521,10 @@ _EXPIRY_SHARE = 4
 _WRITE_FAILURE_SHARE = 5
 _WIDE_ITEM_SHARE = 6
 _OFFSET_SHARE = 5
+# DynamoDB only: start-up reads throttled, iterators outlive no poll gap. Nearly always at
+# LATEST, the one starting position whose expiry has no AT_TIMESTAMP iterator to fall back on.
+_EARLY_EXPIRY_SHARE = 6
+_EARLY_EXPIRY_SHARE_LATEST = 10
 _UTC_OFFSETS_MINUTES = (330, -420, 60, -600, 845, -210, 540, -60)
 """Real zone offsets, whole and fractional hours, both sides of UTC."""
 
@@ -1523,7 +1540,12 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
       polls after such a gap have expired (``ExpiredIteratorException``);
     * with a destination, its first 1 to 3 writes fail (5 of 12; RETRY-10, LOSS-1);
     * DynamoDB: wide item images, every attribute type with nested binaries (6 of 12; EVT-D-2);
-    * arrival times in a non-UTC offset (5 of 12; EVT-K-3, DLQ-7, START-4).
+    * arrival times in a non-UTC offset (5 of 12; EVT-K-3, DLQ-7, START-4);
+    * DynamoDB, 6 of 12 (10 of 12 at LATEST): an early expiry instead of the lifetime above,
+      shorter than every poll gap, and (unless ``throttles`` is False) throttled reads around
+      start-up instead of the throttles above (``_start_up_throttles``): an expired LATEST
+      iterator has no AT_TIMESTAMP to resume from, so these are the paths where a DynamoDB
+      poller loses or repeats records (START-2, START-3, LOSS-1).
 
     Derived rather than drawn: they add no draw, so the streams, parameters and behaviours
     come from the same distribution as before, shrinking never has to shrink them (they follow
@@ -1545,15 +1567,51 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
     lifetime = max(0.1, round(longest * rng.randint(3, 9) / 10, 1))
     failures = rng.randint(1, 3)
     offset = rng.choice(_UTC_OFFSETS_MINUTES)
-    return WorldConditions(
-        get_records_throttles=reads if sometimes(read_share) else None,
-        iterator_lifetime=lifetime if sometimes(_EXPIRY_SHARE) else None,
-        destination_failures=failures
-        if sometimes(_WRITE_FAILURE_SHARE) and scenario.destination_arn is not None
-        else 0,
-        wide_items=sometimes(_WIDE_ITEM_SHARE) and scenario.source is Source.DYNAMODB,
-        arrival_utc_offset_minutes=offset if sometimes(_OFFSET_SHARE) else 0,
+    chosen_reads = reads if sometimes(read_share) else None
+    chosen_lifetime = lifetime if sometimes(_EXPIRY_SHARE) else None
+    chosen_failures = (
+        failures if sometimes(_WRITE_FAILURE_SHARE) and scenario.destination_arn is not None else 0
     )
+    wide = sometimes(_WIDE_ITEM_SHARE) and scenario.source is Source.DYNAMODB
+    chosen_offset = offset if sometimes(_OFFSET_SHARE) else 0
+    # Drawn last, so the conditions above stay what they were for every scenario.
+    latest = scenario.parameters.get("StartingPosition") == "LATEST"
+    early_share = _EARLY_EXPIRY_SHARE_LATEST if latest else _EARLY_EXPIRY_SHARE
+    if scenario.source is Source.DYNAMODB and sometimes(early_share):
+        chosen_lifetime = _early_lifetime(scenario)
+        if throttles is not False:
+            chosen_reads = _start_up_throttles(scenario, rng.randint(1, 3))
+    return WorldConditions(
+        get_records_throttles=chosen_reads,
+        iterator_lifetime=chosen_lifetime,
+        destination_failures=chosen_failures,
+        wide_items=wide,
+        arrival_utc_offset_minutes=chosen_offset,
+    )
+
+
+def _early_lifetime(scenario: Scenario) -> float:
+    """An iterator lifetime shorter than every poll gap: each iterator has expired by the next
+    poll, the LATEST one of the first poll included (START-3, LOSS-1)."""
+    return max(0.01, round(min(scenario.clock.poll_gaps, default=1.0) / 2, 2))
+
+
+def _start_up_throttles(scenario: Scenario, count: int) -> ReadThrottles:
+    """GetRecords throttles around start-up, for a DynamoDB stream (no AT_TIMESTAMP iterator).
+
+    A poller starting at LATEST must note where each shard stood at start-up to resume an
+    expired iterator without losing or repeating records: for LATEST the first ``count`` reads
+    (that note's reads, if it takes one) are throttled, so a poller that gives up on a
+    throttled note is caught. For TRIM_HORIZON the reads that would follow such notes (each
+    shard's first) are throttled: a poller that takes the note at TRIM_HORIZON too reads its
+    first page one poll late, after its iterator expired, and resumes past the records already
+    there (START-2)."""
+    if scenario.parameters.get("StartingPosition") == "LATEST":
+        return ReadThrottles(1, count)
+    # A note reads a shard from TRIM_HORIZON until an empty page: two reads if records were
+    # already there at start-up (arrival <= 0: before the first iterator), else one.
+    note_reads = sum(2 if any(r.arrival <= 0 for r in shard.records) else 1 for shard in scenario.shards)
+    return ReadThrottles(note_reads + 1, max(1, len(scenario.shards)))  # each shard's first read
 
 
 def _fingerprint(scenario: Scenario) -> str:

@@ -92,6 +92,71 @@ class _ExpiredAtLatestPoller(VariantPoller):
     reader = _ExpiredAtLatestReader
 
 
+# ---- START-2/START-3: DynamoDB's start-up note (no AT_TIMESTAMP iterator to resume from) ---------------
+
+
+def _note(reader: ShardReader, *, retry_throttles: bool, newest: bool) -> None:
+    """The reference's start-up note (``ShardReader._mark_latest``) with two of its choices open:
+    whether a throttled read is tried again, and whether the newest record of a page is noted."""
+    source: StreamSource = reader._source
+    iterator = source.iterator(reader.shard_id, "TRIM_HORIZON")
+    attempts = 0
+    while iterator is not None:
+        try:
+            raw, following = source.read(iterator)
+        except ClientError as error:
+            attempts += 1
+            if (
+                retry_throttles
+                and error.response.get("Error", {}).get("Code") in _READ_THROTTLES
+                and attempts < 5
+            ):
+                continue
+            reader._last_sequence = None
+            return
+        if not raw:
+            reader._horizon_is_latest = reader._last_sequence is None
+            return
+        reader._last_sequence = source.record(raw[-1 if newest else 0], reader.shard_id).sequence_number
+        iterator = following
+
+
+class _NoteGivenUpReader(ShardReader):
+    def _mark_latest(self) -> None:
+        # The bug: a throttled read of the note is not tried again; without the note an expired
+        # LATEST iterator can only be renewed at LATEST, missing what arrived meanwhile.
+        _note(self, retry_throttles=False, newest=True)
+
+
+class _NoteGivenUpPoller(VariantPoller):
+    reader = _NoteGivenUpReader
+
+
+class _NoteAtFirstRecordReader(ShardReader):
+    def _mark_latest(self) -> None:
+        # The bug: the first record of the page is noted, not the last; an expired LATEST
+        # iterator resumes after it and delivers records that were there before the start.
+        _note(self, retry_throttles=True, newest=False)
+
+
+class _NoteAtFirstRecordPoller(VariantPoller):
+    reader = _NoteAtFirstRecordReader
+
+
+class _NoteAtHorizonReader(ShardReader):
+    def open(self, now: datetime) -> None:
+        super().open(now)
+        if self._config.starting_position == "TRIM_HORIZON" and not self._source.timestamp_iterators:
+            # The bug: the note is taken for every DynamoDB starting position; if the first
+            # read is late and its iterator expired, TRIM_HORIZON resumes after the note and
+            # skips the records that were already there.
+            self._mark_latest()
+
+
+class _NoteAtHorizonPoller(VariantPoller):
+    reader = _NoteAtHorizonReader
+
+
 # ---- LOSS-1: the checkpoint moves past a document that was not delivered ----------------------------
 
 
@@ -108,6 +173,25 @@ class _CheckpointPastUndeliveredProcessor(ShardProcessor):
 
 class _CheckpointPastUndeliveredPoller(VariantPoller):
     processor = _CheckpointPastUndeliveredProcessor
+
+
+class _ReadsOnPastUndeliveredProcessor(ShardProcessor):
+    def poll(self) -> None:
+        waiting = self._undelivered
+        if waiting is None or self._deliver(waiting):
+            super().poll()
+            return
+        # The bug: the shard invokes nothing while the document waits, but it reads on and
+        # discards the records that age out meanwhile; the one undelivered document the shard
+        # remembers is then theirs, and the waiting one is forgotten.
+        self._read()
+        batch = self._current_batch()
+        if batch is not None:
+            self._split_expired(batch)
+
+
+class _ReadsOnPastUndeliveredPoller(VariantPoller):
+    processor = _ReadsOnPastUndeliveredProcessor
 
 
 # ---- EVT-D-2: binaries inside sets, lists and maps sent as text ---------------------------------------
@@ -193,10 +277,38 @@ ENTRIES: tuple[GalleryPoller, ...] = (
         _ExpiredAtLatestPoller,
     ),
     entry(
+        "start_up_note_given_up_when_throttled",
+        "START-3",
+        "DynamoDB LATEST: a throttled read of the start-up note is not retried, so an expired "
+        "first iterator is renewed at LATEST and misses what arrived",
+        _NoteGivenUpPoller,
+    ),
+    entry(
+        "start_up_note_at_first_record",
+        "START-3",
+        "DynamoDB LATEST: the start-up note is the first record of the page, so an expired first "
+        "iterator resumes before the start",
+        _NoteAtFirstRecordPoller,
+    ),
+    entry(
+        "start_up_note_at_trim_horizon",
+        "START-2",
+        "DynamoDB TRIM_HORIZON also takes the LATEST start-up note, so a late first read resumes "
+        "after the records already there",
+        _NoteAtHorizonPoller,
+    ),
+    entry(
         "checkpoint_past_undelivered_discard",
         "LOSS-1",
         "a discarded batch whose destination write failed is checkpointed anyway",
         _CheckpointPastUndeliveredPoller,
+    ),
+    entry(
+        "reads_on_past_undelivered_discard",
+        "LOSS-1",
+        "while a discarded batch's document is undelivered the shard discards records that age out "
+        "meanwhile, and their document replaces the waiting one",
+        _ReadsOnPastUndeliveredPoller,
     ),
     entry(
         "nested_binaries_as_text",

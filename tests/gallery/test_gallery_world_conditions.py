@@ -84,10 +84,52 @@ CASES = {
         ),
         "was lost",
     ),
+    # DynamoDB has no AT_TIMESTAMP iterator: after an early expiry only the start-up note says
+    # where LATEST began (iterators live 0.5 s, polls come every 1 s).
+    "start_up_note_given_up_when_throttled": (
+        "START-3",
+        _scenario(
+            Source.DYNAMODB,
+            WorldConditions(get_records_throttles=ReadThrottles(1, 1), iterator_lifetime=0.5),
+            arrivals=(-3.0, -2.0, 2.5),
+            StartingPosition="LATEST",
+        ),
+        "was never processed",
+    ),
+    "start_up_note_at_first_record": (
+        "START-3",
+        _scenario(
+            Source.DYNAMODB,
+            WorldConditions(iterator_lifetime=0.5),
+            arrivals=(-3.0, -2.0, -1.0, 2.5),
+            StartingPosition="LATEST",
+        ),
+        "does not read it",
+    ),
+    "start_up_note_at_trim_horizon": (
+        "START-2",
+        # Two note reads (a page, then an empty one), so the third read is the first real one.
+        _scenario(
+            Source.DYNAMODB, WorldConditions(get_records_throttles=ReadThrottles(3, 1), iterator_lifetime=0.5)
+        ),
+        "was never processed",
+    ),
     "checkpoint_past_undelivered_discard": (
         "LOSS-1",
         _scenario(
             Source.DYNAMODB, WorldConditions(destination_failures=1), poison=0, MaximumRetryAttempts=0, **S3
+        ),
+        "without being acknowledged or sent to the on-failure destination",
+    ),
+    "reads_on_past_undelivered_discard": (
+        "LOSS-1",
+        # Every record is past its age at the start: one document each, the first one refused twice.
+        _scenario(
+            Source.KINESIS,
+            WorldConditions(destination_failures=2),
+            arrivals=(-300.0, -200.0, -100.0),
+            MaximumRecordAgeInSeconds=60,
+            **SQS,
         ),
         "without being acknowledged or sent to the on-failure destination",
     ),
