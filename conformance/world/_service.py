@@ -184,7 +184,7 @@ class ServiceSupport:
         ``query_code`` is the short name botocore uses to pick the exception class when the
         wire code differs (SQS: ``AWS.SimpleQueueService.NonExistentQueue`` → ``QueueDoesNotExist``).
         """
-        error: dict[str, Any] = {"Code": code, "Message": message}
+        error: dict[str, Any] = {"Code": _as_parsed(code), "Message": message}
         if query_code is not None:
             error["QueryErrorCode"] = query_code
         if extra:
@@ -219,3 +219,10 @@ def response_metadata(request_id: str, status: int = 200, **headers: str) -> dic
         "HTTPHeaders": http_headers,
         "RetryAttempts": 0,
     }
+
+
+def _as_parsed(text: str) -> str:
+    """``text`` as a string object of its own, as botocore hands out an error code it parsed from
+    the response body: never the (interned) object of a string literal, so a poller that
+    compares error codes with ``is`` fails here as it would against AWS."""
+    return "".join(list(text))
