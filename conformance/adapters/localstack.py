@@ -43,8 +43,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from conformance.clock import VirtualTimeExhausted
 from conformance.contract import Adapter, Capabilities, Clock, PollerContext
+from conformance.world import faults as world_faults
 
 LOCALSTACK_VERSION = "2026.3.0"
 _EXTRA_HINT = "LocalStack adapter needs the 'localstack' extra: pip install 'stream-conformance[localstack]'"
@@ -311,6 +314,10 @@ if not logging.getLogger("localstack").handlers:
     logging.getLogger("localstack").addHandler(logging.NullHandler())
 
 
+# The module that raises the errors a scenario's world conditions inject.
+_WORLD_CONDITIONS = world_faults.__name__
+
+
 def _involves_the_kit(error: BaseException) -> bool:
     """Whether a frame of the kit (the world's clients, the recording proxy, the clock) is on the
     way from ``poll()`` to where ``error`` (or an exception it was raised from) was raised."""
@@ -331,6 +338,26 @@ def _involves_the_kit(error: BaseException) -> bool:
     return False
 
 
+def _injected_by_world_conditions(error: BaseException) -> bool:
+    """Whether ``error`` is an AWS error answer that the scenario's world conditions
+    (``conformance.world.faults``: a throttled GetRecords, an expired iterator, a refused
+    destination write) injected, and that reached ``poll()`` as it was raised.
+
+    Such an error is the scenario, not a fault of the kit: AWS answers that way, and how
+    LocalStack copes with it is what the rules judge. LocalStack handles read errors itself
+    (``StreamPoller.get_records`` turns them into a ``PipeInternalError`` that ``poll_events``
+    ignores); a refused destination write leaves ``StreamPoller.send_events_to_dlq`` and
+    ``poll_events`` uncaught, and ``EsmWorker.poller_loop`` logs it and polls on, as ``poll()``
+    then does. Any other error a world client raised still makes the run inconclusive.
+    """
+    if not isinstance(error, ClientError):
+        return False
+    innermost = error.__traceback__
+    while innermost is not None and innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    return innermost is not None and innermost.tb_frame.f_globals.get("__name__") == _WORLD_CONDITIONS
+
+
 class LocalStackPoller:
     """One LocalStack stream poller serving the world of ``context``.
 
@@ -338,8 +365,9 @@ class LocalStackPoller:
     call (one shard, round-robin, including any retries LocalStack performs inside it), with the
     worker's handling of what it raises: ``EmptyPollResultsException`` means nothing to do, and
     any other error LocalStack raises on its own is logged and polling goes on (see ``errors``).
-    Errors in which the world took part are raised, so the harness calls the run inconclusive
-    rather than blaming LocalStack for them.
+    So is an AWS error the scenario's world conditions injected (a refused destination write
+    escapes LocalStack's poller). Other errors in which the world took part are raised, so the
+    harness calls the run inconclusive rather than blaming LocalStack for them.
     """
 
     def __init__(self, source: str, context: PollerContext) -> None:
@@ -427,7 +455,7 @@ class LocalStackPoller:
         except _BudgetSpent as spent:
             raise spent.original from None
         except Exception as error:
-            if _involves_the_kit(error):
+            if _involves_the_kit(error) and not _injected_by_world_conditions(error):
                 # A world client (or the kit) took part: not LocalStack's own failure, so it is not
                 # ours to swallow. The harness reports it as INCONCLUSIVE.
                 raise

@@ -402,6 +402,46 @@ def test_errors_the_world_took_part_in_are_raised_not_swallowed() -> None:
     assert "ResourceNotFoundException" in observation.reason
 
 
+def test_a_destination_write_the_world_conditions_refuse_is_localstacks_to_handle() -> None:
+    """A refused destination write is an AWS answer the scenario planned (its world conditions),
+    not a fault of the kit: it escapes LocalStack's poll_events(), so the adapter does what
+    EsmWorker.poller_loop does with it (log it, poll on) and the run is judged. LocalStack has
+    already moved its shard iterator past the batch, so the document is never written."""
+    ls = _localstack()
+    from botocore.exceptions import ClientError
+
+    from conformance.harness import run_scenario
+    from conformance.observation import RunStatus
+    from conformance.scenario import Behaviour, WorldConditions
+    from conformance.world import names
+
+    made: list[Any] = []
+
+    def make(context: Any) -> Any:
+        made.append(ls.make_kinesis_poller(context))
+        return made[-1]
+
+    adapter = dataclasses.replace(ls.KINESIS, name="capturing-localstack-kinesis", make_poller=make)
+    scenario = dataclasses.replace(
+        _scenario(
+            "kinesis",
+            (Behaviour.POISON,),
+            count=1,
+            MaximumRetryAttempts=0,
+            DestinationConfig={"OnFailure": {"Destination": names.DESTINATION_ARNS["sqs"]}},
+        ),
+        world=WorldConditions(destination_failures=1),
+    )
+    observation = run_scenario(adapter, scenario)
+
+    assert observation.status is RunStatus.COMPLETED, observation.reason
+    (send,) = [call for call in observation.trace.calls if call.operation == "send_message"]
+    assert send.error_code == "RequestThrottled"
+    (error,) = made[0].errors
+    assert isinstance(error, ClientError) and error.response["Error"]["Code"] == "RequestThrottled"
+    assert ls._involves_the_kit(error) and ls._injected_by_world_conditions(error)
+
+
 def test_retry_backoff_advances_virtual_time_inside_one_poll() -> None:
     ls = _localstack()
     from conformance.harness import run_scenario
