@@ -1,21 +1,28 @@
 """The runner against a miniature kit (see conftest.py): verdicts, shrinking, failure files,
-replay, capability skips, exercise counting, seeds and the example database."""
+replay, capability skips, exercise counting, seeds and the example database; what it keeps in
+memory; and searches shared by rules with the same focus."""
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from hypothesis.database import InMemoryExampleDatabase
 
+import conformance.runner
 from conformance.contract import Adapter, Capabilities, PollerContext
 from conformance.harness import Budget
+from conformance.observation import Observation
 from conformance.runner import (
+    ObservationCache,
     RuleResult,
     RunOptions,
     UnknownRuleError,
@@ -359,3 +366,177 @@ def test_one_seed_serves_a_whole_run(fake_kit: Path) -> None:
         select_rules(["FAKE-1", "FAKE-2"]), GOOD, options(fake_kit, profile="runner-test-random")
     )
     assert results[0].seed is not None and results[0].seed == results[1].seed
+
+
+# ---- memory: the runner does not hold on to observations -------------------------------------
+# A search keeps no earlier observation alive while it runs the next scenario, and none once it is
+# done (a trace can carry megabytes of invocation payloads; a shrinking search runs hundreds).
+
+
+class Observations:
+    """Weak references to every observation the runner made; at each new run, how many earlier
+    ones were still alive (after a full collection, so only real references count)."""
+
+    def __init__(self) -> None:
+        self.made: list[weakref.ref[Observation]] = []
+        self.alive_at_each_run: list[int] = []
+
+    def alive(self) -> int:
+        gc.collect()
+        return sum(1 for ref in self.made if ref() is not None)
+
+    def wrap(self, run: Callable[..., Observation]) -> Callable[..., Observation]:
+        def recorded(*args: Any, **kwargs: Any) -> Observation:
+            self.alive_at_each_run.append(self.alive())
+            observation = run(*args, **kwargs)
+            self.made.append(weakref.ref(observation))
+            return observation
+
+        return recorded
+
+
+@pytest.fixture
+def observations(fake_kit: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Observations]:
+    seen = Observations()
+    monkeypatch.setattr("conformance.runner.run_scenario", seen.wrap(conformance.runner.run_scenario))
+    yield seen
+
+
+def test_a_shrinking_search_keeps_no_earlier_observation(fake_kit: Path, observations: Observations) -> None:
+    [rule] = select_rules(["FAKE-1"])
+    result = run_rule(rule, BROKEN, options(fake_kit))
+
+    assert result.verdict is Verdict.FAIL  # Hypothesis found and shrank a violation ...
+    assert len(observations.made) > result.examples // 2 > 5
+    assert max(observations.alive_at_each_run) == 0  # ... without the violations' tracebacks keeping runs
+    assert observations.alive() == 0
+
+
+def test_an_inconclusive_search_keeps_no_earlier_observation(
+    fake_kit: Path, observations: Observations
+) -> None:
+    [rule] = select_rules(["FAKE-1"])
+    result = run_rule(rule, Adapter("raises", RaisesOnThree), options(fake_kit))
+
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert len(observations.made) > 5
+    assert max(observations.alive_at_each_run) == 0
+    assert observations.alive() == 0
+
+
+def test_a_shared_search_releases_its_observations_when_the_run_ends(
+    fake_kit: Path, observations: Observations
+) -> None:
+    results = run_rules(select_rules(["FAKE-1", "FAKE-2"]), GOOD, options(fake_kit))
+
+    assert [r.verdict for r in results] == [Verdict.PASS, Verdict.PASS]
+    assert observations.made and observations.alive() == 0
+
+
+class LargeInvoker(Deliverer):
+    """Invokes one 300 KiB payload per poll, whatever the records."""
+
+    def __init__(self, context: PollerContext) -> None:
+        super().__init__(context)
+        self.invoked = False
+
+    def poll(self) -> None:
+        if not self.invoked:
+            self.invoked = True
+            payload = json.dumps({"Records": [], "padding": "x" * (300 * 1024)}).encode()
+            self.context.client("lambda").invoke(FunctionName=self.context.function_arn, Payload=payload)
+
+
+def test_the_observation_cache_does_not_keep_observations_that_carried_much(
+    fake_kit: Path, scenario_of: Callable[..., Scenario]
+) -> None:
+    cache = ObservationCache()
+    scenario: Scenario = scenario_of(arrivals=(-1.0,))
+    small = cache.observe(GOOD, scenario, "memory", None)
+    assert cache.observe(GOOD, scenario, "memory", None) is small  # kept
+    large = Adapter("large", LargeInvoker)
+    first = cache.observe(large, scenario, "memory", None)
+    assert cache.observe(large, scenario, "memory", None) is not first  # run again: not kept
+    assert cache.hits == 1
+
+
+# ---- shared searches (``runner._shared_search``) -----------------------------------------------
+# Rules with the same focus share one search: each rule's result must be exactly the one its own
+# search gives, while the scenarios are drawn once for the group.
+
+
+def shared_options(results: Path, **kwargs: Any) -> RunOptions:
+    return options(results, seed=0, **kwargs)
+
+
+def alone(rule_ids: list[str], adapter: Adapter, run_options: RunOptions) -> list[RuleResult]:
+    """Each rule's own search, with nothing shared (no cache)."""
+    return [run_rule(rule, adapter, run_options) for rule in select_rules(rule_ids)]
+
+
+def test_rules_with_the_same_focus_share_one_search_with_the_results_of_their_own(
+    fake_kit: Path, strategy_calls: list[dict[str, Any]]
+) -> None:
+    shared = run_rules(select_rules(["FAKE-1", "FAKE-2"]), GOOD, shared_options(fake_kit))
+    assert len(strategy_calls) == 1  # one search drew the scenarios for both rules
+
+    own = alone(["FAKE-1", "FAKE-2"], GOOD, shared_options(fake_kit))
+    assert shared == own
+    assert [r.verdict for r in shared] == [Verdict.PASS, Verdict.PASS]
+    assert shared[0].exercised > 0 and shared[1].exercised == 0
+    assert "never exercised" in shared[1].warnings[0]
+
+
+def test_a_rule_broken_in_a_shared_search_gets_its_own_search_and_the_others_still_pass(
+    fake_kit: Path,
+) -> None:
+    # FAKE-2 leads; FAKE-1 breaks in the shared search, so each ends up searching alone.
+    shared = run_rules(select_rules(["FAKE-2", "FAKE-1"]), BROKEN, shared_options(fake_kit))
+    own = alone(["FAKE-2", "FAKE-1"], BROKEN, shared_options(fake_kit))
+
+    assert shared == own
+    by_id = {r.rule_id: r for r in shared}
+    assert by_id["FAKE-2"].verdict is Verdict.PASS
+    assert by_id["FAKE-1"].verdict is Verdict.FAIL
+    assert by_id["FAKE-1"].message == "record 0 was delivered after record 1"  # shrunk by its own search
+
+
+def test_a_checker_that_breaks_sends_every_rule_of_the_group_to_its_own_search(
+    fake_kit: Path, strategy_calls: list[dict[str, Any]]
+) -> None:
+    # OTHER-1's checker raises (a bug in the kit, not a violation): nothing can be shared.
+    ids = ["FAKE-1", "OTHER-1", "FAKE-2"]
+    shared = run_rules(select_rules(ids), GOOD, shared_options(fake_kit))
+    assert len(strategy_calls) == 1 + 3  # the abandoned shared search, then one search per rule
+
+    assert shared == alone(ids, GOOD, shared_options(fake_kit))
+    by_id = {r.rule_id: r for r in shared}
+    assert [by_id[i].verdict for i in ids] == [Verdict.PASS, Verdict.INCONCLUSIVE, Verdict.PASS]
+    assert "the kit itself failed while checking OTHER-1" in by_id["OTHER-1"].message
+
+
+def test_searches_with_an_example_database_are_not_shared(
+    fake_kit: Path, strategy_calls: list[dict[str, Any]]
+) -> None:
+    settings.register_profile("runner-test-database", max_examples=10, database=InMemoryExampleDatabase())
+    run_rules(
+        select_rules(["FAKE-1", "FAKE-2"]), GOOD, shared_options(fake_kit, profile="runner-test-database")
+    )
+    assert len(strategy_calls) == 2  # each rule replays and saves under its own database scope
+
+
+def test_progress_counts_every_rule_s_examples_when_a_search_is_shared(fake_kit: Path) -> None:
+    counted: dict[str, list[int]] = {}
+
+    class Recorder:
+        def example_done(self, rule: Any, examples: int) -> None:
+            counted.setdefault(rule.id, []).append(examples)
+
+        def rule_started(self, rule: Any, index: int, total: int) -> None:
+            return None
+
+        def rule_finished(self, result: RuleResult, index: int, total: int) -> None:
+            return None
+
+    results = run_rules(select_rules(["FAKE-1", "FAKE-2"]), GOOD, shared_options(fake_kit), Recorder())
+    assert counted == {r.rule_id: list(range(1, r.examples + 1)) for r in results}
