@@ -67,16 +67,17 @@ def _database() -> DirectoryBasedExampleDatabase:
 
 
 def _build() -> Mapping[str, settings]:
+    ci = settings(
+        derandomize=True,
+        database=None,
+        deadline=None,
+        max_examples=40,
+        print_blob=True,
+        suppress_health_check=_HEALTH,
+        phases=_QUICK_PHASES,
+    )
     return {
-        "ci": settings(
-            derandomize=True,
-            database=None,
-            deadline=None,
-            max_examples=40,
-            print_blob=True,
-            suppress_health_check=_HEALTH,
-            phases=_QUICK_PHASES,
-        ),
+        "ci": ci,
         "dev": settings(
             derandomize=False,
             database=_database(),
@@ -86,13 +87,11 @@ def _build() -> Mapping[str, settings]:
             suppress_health_check=_HEALTH,
             phases=_QUICK_PHASES,
         ),
+        # ci's settings with just enough examples to tell whether a rule fails, and no shrinking.
         "mutation": settings(
-            derandomize=True,
-            database=None,
-            deadline=None,
+            ci,
             max_examples=8,
             print_blob=False,
-            suppress_health_check=_HEALTH,
             phases=(Phase.explicit, Phase.reuse, Phase.generate),
         ),
         "deep": settings(
