@@ -22,7 +22,7 @@ from conformance.contract import Adapter, PollerContext
 from conformance.harness import Budget, run_in_world
 from conformance.observation import Observation, RunStatus
 from conformance.rules.validation import parameter_problems, refused
-from conformance.runner import _Search
+from conformance.runner import PROBE_FAMILY, _Search
 from conformance.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
     from conformance.world import World
 
 __all__ = ["PROBE_FAMILY", "ProbeSearch", "run_probe", "sanitized"]
-
-PROBE_FAMILY = "PARAM"
-"""The rule family judged on parameter probes rather than on ordinary scenarios."""
 
 
 def sanitized(scenario: Scenario) -> Scenario:

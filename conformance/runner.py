@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RESULTS_DIR",
+    "PROBE_FAMILY",
     "Counterexample",
     "InconclusiveRun",
     "ObservationCache",
@@ -75,7 +76,7 @@ __all__ = [
 ]
 
 DEFAULT_RESULTS_DIR = Path("conformance-results")
-_PROBE_FAMILY = "PARAM"
+PROBE_FAMILY = "PARAM"
 """Rules judged on parameter probes (``conformance.probes``): searched on their own."""
 FAILURE_FILE_KIND = "stream-conformance failure"
 
@@ -307,7 +308,7 @@ def run_rule(
     if reason:
         return replace(base, message=reason)
     progress = progress or _Silent()
-    if rule.family == _PROBE_FAMILY:
+    if rule.family == PROBE_FAMILY:
         # Judged on parameter probes (conformance.probes), never on shared scenarios.
         from conformance.probes import ProbeSearch
 
@@ -793,7 +794,7 @@ def _shared_search(
         p
         for p in peers
         if p.id != rule.id
-        and p.family != _PROBE_FAMILY
+        and p.family != PROBE_FAMILY
         and _focus_key(p) == focus
         and not skip_reason(p, adapter)
     ]
@@ -859,7 +860,7 @@ def _internal_error(rule_id: str, error: BaseException) -> str:
 
 
 def _unjudged(rule: Rule, observation: Observation) -> bool:
-    if rule.family == _PROBE_FAMILY:
+    if rule.family == PROBE_FAMILY:
         from conformance.probes import judgeable  # a raise is a refusal there
 
         return not judgeable(observation)
@@ -1053,7 +1054,7 @@ def replay(
         rule_ids = [extra["rule"]]
     rules = select_rules(rule_ids or None)
     chosen_world = world or str(extra.get("world") or "memory")
-    if any(rule.family == _PROBE_FAMILY for rule in rules):
+    if any(rule.family == PROBE_FAMILY for rule in rules):
         from conformance.probes import run_probe  # the poller gets the probe's parameters as saved
 
         observation = run_probe(adapter, scenario, world=chosen_world, budget=budget)
