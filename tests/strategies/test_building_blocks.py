@@ -7,6 +7,7 @@ import json
 import re
 from datetime import datetime, timedelta
 
+import botocore.session
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -29,6 +30,10 @@ from conformance.strategies import (
     success_forms,
 )
 from reference.config import MappingConfig
+
+# The length bounds of a partition key in the Kinesis API's own model (PutRecord).
+_PUT_RECORD = botocore.session.get_session().get_service_model("kinesis").operation_model("PutRecord")
+PARTITION_KEY_LENGTH = _PUT_RECORD.input_shape.members["PartitionKey"].metadata
 
 FAST = settings(
     max_examples=50,
@@ -120,8 +125,8 @@ def test_shard_ids_have_the_services_formats(dynamodb: tuple[str, ...], kinesis:
 
 @FAST
 @given(partition_keys())
-def test_partition_keys_are_1_to_256_characters(key: str) -> None:
-    assert 1 <= len(key) <= 256
+def test_partition_keys_have_a_length_kinesis_accepts(key: str) -> None:
+    assert PARTITION_KEY_LENGTH["min"] <= len(key) <= PARTITION_KEY_LENGTH["max"]
 
 
 @FAST
