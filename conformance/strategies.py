@@ -1525,6 +1525,8 @@ _OFFSET_SHARE = 5
 # LATEST, the one starting position whose expiry has no AT_TIMESTAMP iterator to fall back on.
 _EARLY_EXPIRY_SHARE = 6
 _EARLY_EXPIRY_SHARE_LATEST = 10
+_NOTE_SHARE = 6  # of the early expiries at LATEST: throttles on the note rather than after it
+_NOTE_THROTTLES = 4  # consecutive throttles a start-up note retried at once (5 tries) gets past
 _UTC_OFFSETS_MINUTES = (330, -420, 60, -600, 845, -210, 540, -60)
 """Real zone offsets, whole and fractional hours, both sides of UTC."""
 
@@ -1536,16 +1538,19 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
     * GetRecords throttles (in 4 of 12 scenarios; 9 of 12 when ``throttles`` is True, so a
       search about throttles meets both kinds; never when it is False): 1 to 3 consecutive calls
       (2 to 6 in a search about throttles) starting in one of the first polls (RETRY-6);
-    * an iterator lifetime shorter than the longest poll gap (4 of 12), so the iterators of the
-      polls after such a gap have expired (``ExpiredIteratorException``);
+    * an iterator lifetime (4 of 12, ``_lifetime``) longer than the shortest poll gap and, when
+      the gaps differ, shorter than the longest: an iterator expires (``ExpiredIteratorException``)
+      across a long gap or when its shard goes unread for a poll, never between two polls one
+      short gap apart, as on AWS where iterators outlive far more than a poll gap (5 min);
     * with a destination, its first 1 to 3 writes fail (5 of 12; RETRY-10, LOSS-1);
     * DynamoDB: wide item images, every attribute type with nested binaries (6 of 12; EVT-D-2);
     * arrival times in a non-UTC offset (5 of 12; EVT-K-3, DLQ-7, START-4);
     * DynamoDB, 6 of 12 (10 of 12 at LATEST): an early expiry instead of the lifetime above,
-      shorter than every poll gap, and (unless ``throttles`` is False) throttled reads around
-      start-up instead of the throttles above (``_start_up_throttles``): an expired LATEST
-      iterator has no AT_TIMESTAMP to resume from, so these are the paths where a DynamoDB
-      poller loses or repeats records (START-2, START-3, LOSS-1).
+      outliving the shortest gap but not two (``_early_lifetime``), and (unless ``throttles`` is
+      False) throttled reads around start-up instead of the throttles above
+      (``_start_up_throttles``), which can leave a first iterator unused for two polls: an
+      expired LATEST iterator has no AT_TIMESTAMP to resume from, so these are the paths where
+      a DynamoDB poller loses or repeats records (START-2, START-3, LOSS-1).
 
     Derived rather than drawn: they add no draw, so the streams, parameters and behaviours
     come from the same distribution as before, shrinking never has to shrink them (they follow
@@ -1562,9 +1567,7 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
     reads = ReadThrottles(
         rng.randint(1, 2 + 2 * len(scenario.shards)), rng.randint(2, 6) if throttles else rng.randint(1, 3)
     )
-    longest = max(scenario.clock.poll_gaps, default=1.0)
-    # 30..90 % of the longest gap, in tenths of a second.
-    lifetime = max(0.1, round(longest * rng.randint(3, 9) / 10, 1))
+    lifetime = _lifetime(scenario, rng.randint(1, 9))
     failures = rng.randint(1, 3)
     offset = rng.choice(_UTC_OFFSETS_MINUTES)
     chosen_reads = reads if sometimes(read_share) else None
@@ -1578,9 +1581,9 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
     latest = scenario.parameters.get("StartingPosition") == "LATEST"
     early_share = _EARLY_EXPIRY_SHARE_LATEST if latest else _EARLY_EXPIRY_SHARE
     if scenario.source is Source.DYNAMODB and sometimes(early_share):
-        chosen_lifetime = _early_lifetime(scenario)
+        chosen_lifetime = _early_lifetime(scenario, rng.randint(1, 9))
         if throttles is not False:
-            chosen_reads = _start_up_throttles(scenario, rng.randint(1, 3))
+            chosen_reads = _start_up_throttles(scenario, note=sometimes(_NOTE_SHARE))
     return WorldConditions(
         get_records_throttles=chosen_reads,
         iterator_lifetime=chosen_lifetime,
@@ -1590,28 +1593,45 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
     )
 
 
-def _early_lifetime(scenario: Scenario) -> float:
-    """An iterator lifetime shorter than every poll gap: each iterator has expired by the next
-    poll, the LATEST one of the first poll included (START-3, LOSS-1)."""
-    return max(0.01, round(min(scenario.clock.poll_gaps, default=1.0) / 2, 2))
+def _lifetime(scenario: Scenario, tenth: int) -> float:
+    """An iterator lifetime ``tenth`` tenths of the way from the shortest poll gap to the longest
+    (both excluded, to the millisecond). When the gaps are all (nearly) equal, ``1 + tenth/10``
+    shortest gaps: only an iterator whose shard went unread for a poll expires."""
+    gaps = [round(gap * 1000) for gap in scenario.clock.poll_gaps] or [1000]
+    shortest, longest = min(gaps), max(gaps)
+    if longest - shortest >= 2:
+        millis = shortest + (longest - shortest) * tenth // 10
+        return min(max(millis, shortest + 1), longest - 1) / 1000
+    return _early_lifetime(scenario, tenth)
 
 
-def _start_up_throttles(scenario: Scenario, count: int) -> ReadThrottles:
+def _early_lifetime(scenario: Scenario, tenth: int) -> float:
+    """An iterator lifetime of ``1 + tenth/10`` shortest poll gaps: every iterator outlives one
+    poll gap, none outlives two, so one left unused for two polls (its reads throttled) has
+    expired, the LATEST one of the first poll included (START-3, LOSS-1)."""
+    shortest = round(min(scenario.clock.poll_gaps, default=1.0) * 1000)
+    return max(1, shortest + max(1, shortest * tenth // 10)) / 1000
+
+
+def _start_up_throttles(scenario: Scenario, *, note: bool) -> ReadThrottles:
     """GetRecords throttles around start-up, for a DynamoDB stream (no AT_TIMESTAMP iterator).
 
     A poller starting at LATEST must note where each shard stood at start-up to resume an
-    expired iterator without losing or repeating records: for LATEST the first ``count`` reads
-    (that note's reads, if it takes one) are throttled, so a poller that gives up on a
-    throttled note is caught. For TRIM_HORIZON the reads that would follow such notes (each
-    shard's first) are throttled: a poller that takes the note at TRIM_HORIZON too reads its
-    first page one poll late, after its iterator expired, and resumes past the records already
-    there (START-2)."""
-    if scenario.parameters.get("StartingPosition") == "LATEST":
-        return ReadThrottles(1, count)
+    expired iterator without losing or repeating records. For LATEST with ``note``, the first
+    reads are throttled: with one shard, its note's first read and then (for a poller that gave
+    the note up) its first real read in two polls, so the first iterator has expired
+    (``_early_lifetime``) before anything was read; never more than a note retried at once gets
+    past (``_NOTE_THROTTLES``). Otherwise, and always for TRIM_HORIZON, the reads that would
+    follow such notes (each shard's first real read) are throttled in two polls: a LATEST poller
+    must then resume after its note, and a TRIM_HORIZON poller that takes the note too resumes
+    past the records already there (START-2)."""
+    shards = max(1, len(scenario.shards))
+    if note and scenario.parameters.get("StartingPosition") == "LATEST":
+        return ReadThrottles(1, min(_NOTE_THROTTLES, 1 + 2 * shards))
     # A note reads a shard from TRIM_HORIZON until an empty page: two reads if records were
     # already there at start-up (arrival <= 0: before the first iterator), else one.
     note_reads = sum(2 if any(r.arrival <= 0 for r in shard.records) else 1 for shard in scenario.shards)
-    return ReadThrottles(note_reads + 1, max(1, len(scenario.shards)))  # each shard's first read
+    return ReadThrottles(note_reads + 1, 2 * shards)
 
 
 def _fingerprint(scenario: Scenario) -> str:

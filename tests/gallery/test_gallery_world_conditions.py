@@ -77,30 +77,37 @@ CASES = {
         ),
         "GetRecords call(s) were throttled",
     ),
+    # Iterators outlive the 1 s gaps; the 4 s gap of the cycle expires them.
     "expired_iterator_resumes_at_latest": (
         "LOSS-1",
         _scenario(
-            Source.KINESIS, WorldConditions(iterator_lifetime=3.0), gaps=(5.0,), arrivals=(-1.0, 2.0, 8.0)
+            Source.KINESIS,
+            WorldConditions(iterator_lifetime=2.0),
+            gaps=(1.0, 4.0),
+            arrivals=(-1.0, 2.0, 8.0),
         ),
         "was lost",
     ),
     # DynamoDB has no AT_TIMESTAMP iterator: after an early expiry only the start-up note says
-    # where LATEST began (iterators live 0.5 s, polls come every 1 s).
+    # where LATEST began. Iterators live 1.5 s and polls come every 1 s, so an iterator left
+    # unused for two polls (its reads throttled) has expired.
     "start_up_note_given_up_when_throttled": (
         "START-3",
+        # The note's read and then the first real read in two polls are throttled.
         _scenario(
             Source.DYNAMODB,
-            WorldConditions(get_records_throttles=ReadThrottles(1, 1), iterator_lifetime=0.5),
-            arrivals=(-3.0, -2.0, 2.5),
+            WorldConditions(get_records_throttles=ReadThrottles(1, 3), iterator_lifetime=1.5),
+            arrivals=(-3.0, -2.0, 1.5),
             StartingPosition="LATEST",
         ),
         "was never processed",
     ),
     "start_up_note_at_first_record": (
         "START-3",
+        # Two note reads (a page, then an empty one); the first real read is throttled twice.
         _scenario(
             Source.DYNAMODB,
-            WorldConditions(iterator_lifetime=0.5),
+            WorldConditions(get_records_throttles=ReadThrottles(3, 2), iterator_lifetime=1.5),
             arrivals=(-3.0, -2.0, -1.0, 2.5),
             StartingPosition="LATEST",
         ),
@@ -108,9 +115,9 @@ CASES = {
     ),
     "start_up_note_at_trim_horizon": (
         "START-2",
-        # Two note reads (a page, then an empty one), so the third read is the first real one.
+        # Two note reads, so the third read is the first real one, throttled in two polls.
         _scenario(
-            Source.DYNAMODB, WorldConditions(get_records_throttles=ReadThrottles(3, 1), iterator_lifetime=0.5)
+            Source.DYNAMODB, WorldConditions(get_records_throttles=ReadThrottles(3, 2), iterator_lifetime=1.5)
         ),
         "was never processed",
     ),
