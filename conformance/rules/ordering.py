@@ -92,23 +92,30 @@ def one_batch_in_flight(an: Analysis, out: Findings) -> None:
 @checker("ORD-4")
 def checkpoint_after_success(an: Analysis, out: Findings) -> None:
     """After a fully successful batch, the shard's next batch starts right after its highest
-    record (records in between may only have been discarded for age)."""
+    record (records in between may only have been discarded for age), and no later batch of the
+    shard goes back to it: the checkpoint never moves back, whatever came in between (a
+    discarded batch, an expired iterator)."""
     if an.settings.parallelization != 1:
         return
     for shard_id, attempts in an.attempts.items():
+        checkpoint: Attempt | None = None  # the success with the highest record so far
         for before, after in itertools.pairwise(attempts):
-            if before.kind is not OutcomeKind.SUCCESS:
+            if before.kind is OutcomeKind.SUCCESS and (checkpoint is None or before.last > checkpoint.last):
+                checkpoint = before
+            if checkpoint is None:
                 continue
             out.exercise()
-            back = [p for p in after.positions if p <= before.last]
+            back = [p for p in after.positions if p <= checkpoint.last]
             if back:
                 record = an.record(shard_id, back[0])
-                verb = "delivered again" if back[0] in before.acked else "delivered"
+                verb = "delivered again" if back[0] in checkpoint.acked else "delivered"
                 out.violate(
-                    f"record {an.label(record)} was {verb} in {after.name} after {before.name} had succeeded "
-                    f"with the batch ending at {an.label(an.record(shard_id, before.last))}; the checkpoint "
-                    "moves past a successful batch"
+                    f"record {an.label(record)} was {verb} in {after.name} after {checkpoint.name} had "
+                    f"succeeded with the batch ending at {an.label(an.record(shard_id, checkpoint.last))}; "
+                    "the checkpoint moves past a successful batch"
                 )
+                continue
+            if before is not checkpoint:
                 continue
             for position in range(before.last + 1, after.first):
                 fate = an.fate(shard_id, position)

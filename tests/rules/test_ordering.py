@@ -74,6 +74,17 @@ def test_ord4_a_successful_record_delivered_again(history: type[History]) -> Non
     assert f"record {r[1].label} was delivered again in invocation #2" in message
 
 
+def test_ord4_a_successful_record_delivered_again_after_a_discarded_batch(history: type[History]) -> None:
+    # The checkpoint never moves back: not right after the success, nor after a discard between.
+    h = history("kinesis", batch_size=1, retries=0)
+    r = h.put_many(2)
+    h.ok(r[:1], 0)
+    h.fail(r[1:], 1)  # no retries: discarded
+    h.ok(r[:1], 2)
+    (message,) = h.violations("ORD-4")
+    assert f"record {r[0].label} was delivered again in invocation #3 at +2 s after invocation #1" in message
+
+
 def test_ord4_the_next_batch_skips_a_record(history: type[History]) -> None:
     h = history("kinesis")
     r = h.put_many(3)
