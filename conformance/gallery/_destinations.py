@@ -6,12 +6,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+from conformance.contract import PollerContext
 from conformance.gallery._base import GalleryPoller, VariantPoller, entry
-from reference.destinations import RECORD_AGE_EXCEEDED, RETRY_ATTEMPTS_EXHAUSTED, InvocationResult
+from reference.destinations import (
+    RECORD_AGE_EXCEEDED,
+    RETRY_ATTEMPTS_EXHAUSTED,
+    InvocationResult,
+    SnsDestination,
+    _Documents,
+)
 from reference.events import PolledRecord
 from reference.shard import Batch, ShardProcessor
 
@@ -299,7 +308,26 @@ class _HexSuffixKeyPoller(VariantPoller):
         return key[: match.start("suffix")] + match["suffix"].replace("-", "")
 
 
+# ---- S3-1: the destination dispatched by the wrong service ------------------------------------------
+
+
+class _S3ViaSnsPoller(VariantPoller):
+    def __init__(self, context: PollerContext, *, new_uuid: Callable[[], UUID] = uuid.uuid4) -> None:
+        super().__init__(context, new_uuid=new_uuid)
+        arn = self.config.destination_arn
+        if arn is not None and arn.startswith("arn:aws:s3:"):
+            # The bug: the destination table sends every ARN that is not SQS to SNS. Publishing
+            # to a bucket ARN is refused on every try, and the discarded batch waits for ever.
+            self._destination = SnsDestination(arn, context, _Documents(context, self.config.source))
+
+
 ENTRIES: tuple[GalleryPoller, ...] = (
+    entry(
+        "s3_document_published_to_sns",
+        "S3-1",
+        "an S3 destination's document is published with SNS to the bucket ARN, refused on every try",
+        _S3ViaSnsPoller,
+    ),
     entry(
         "one_document_per_record",
         "DLQ-2",

@@ -370,7 +370,7 @@ class Analysis:
             self._view(number, inv) for number, inv in enumerate(observation.trace.invocations(), start=1)
         )
         self.docs: tuple[Doc, ...] = tuple(
-            self._doc(number, write)
+            self.document_of(write, number)
             for number, write in enumerate(observation.trace.destination_writes(), start=1)
         )
         calls = observation.trace.calls
@@ -624,7 +624,9 @@ class Analysis:
                 out.setdefault(shard_id, []).append(Attempt(view, shard_id, positions, acked, retry))
         return {shard: tuple(attempts) for shard, attempts in out.items()}
 
-    def _doc(self, number: int, write: DestinationWrite) -> Doc:
+    def document_of(self, write: DestinationWrite, number: int = 0) -> Doc:
+        """``write`` parsed: the document, its batch info and the records it describes
+        (``number``: its place among the documents, 0 for a write that is none)."""
         document = write.document()
         mapping = document if isinstance(document, Mapping) else None
         info_key = None

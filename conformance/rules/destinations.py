@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,6 +23,7 @@ from conformance.rules.events import (
     kinesis_id_problems,
 )
 from conformance.rules.responses import OutcomeKind, describe_value
+from conformance.trace import DestinationWrite
 
 __all__: list[str] = []
 
@@ -84,32 +85,70 @@ def _documents(an: Analysis) -> list[Doc]:
 # ---- DLQ -----------------------------------------------------------------------------------------
 
 
-def _target_problem(an: Analysis, doc: Doc) -> str | None:
+def _target_problem(an: Analysis, service: str, target: str) -> str | None:
+    """What is wrong with a document written with ``service`` to ``target`` (a queue URL, topic
+    ARN or bucket name), or None when that is the on-failure destination."""
     arn = an.settings.destination_arn or ""
     kind = an.settings.destination_kind
-    if doc.kind != kind:
-        return f"it went to {doc.kind} ({doc.write.target}), but the on-failure destination is {arn}"
+    if service != kind:
+        return f"it went to {service} ({target}), but the on-failure destination is {arn}"
     parts = arn.split(":")
     if kind == "sqs" and len(parts) >= 6:
-        if not doc.write.target.rstrip("/").endswith(f"/{parts[4]}/{parts[5]}"):
-            return f"it went to queue {doc.write.target}, not to the destination queue {arn}"
-    elif kind == "sns" and doc.write.target != arn:
-        return f"it was published to {doc.write.target}, not to the destination topic {arn}"
-    elif kind == "s3" and doc.write.target != arn.split(":::")[-1]:
-        return f"it was put in bucket {doc.write.target}, not in the destination bucket {arn}"
+        if not target.rstrip("/").endswith(f"/{parts[4]}/{parts[5]}"):
+            return f"it went to queue {target}, not to the destination queue {arn}"
+    elif kind == "sns" and target != arn:
+        return f"it was published to {target}, not to the destination topic {arn}"
+    elif kind == "s3" and target != arn.split(":::")[-1]:
+        return f"it was put in bucket {target}, not in the destination bucket {arn}"
     return None
+
+
+_WRITES = {
+    ("sqs", "send_message"): ("QueueUrl", "MessageBody"),
+    ("sns", "publish"): ("TopicArn", "Message"),
+    ("s3", "put_object"): ("Bucket", "Body"),
+}
+"""The destination writes, with the parameters that say where each goes and what it says."""
+
+
+def _misdirected_refusals(an: Analysis, out: Findings, kinds: Collection[str]) -> None:
+    """Destination writes the service refused because they went somewhere other than the
+    on-failure destination (for a mapping whose destination is one of ``kinds``). A refused
+    write is no document, so the document checks never see it; and the batch waits for a
+    delivery that cannot succeed (DLQ-1: the destination is the configured queue, topic or
+    bucket). Writes that succeeded are judged as documents."""
+    if an.settings.destination_kind not in kinds:
+        return
+    for call in an.observation.trace.calls:
+        parameters = _WRITES.get((call.service, call.operation))
+        if parameters is None or call.error_code is None:
+            continue
+        out.exercise()
+        where, what = (call.params.get(name) for name in parameters)
+        problem = _target_problem(an, call.service, str(where))
+        if problem is None:
+            continue
+        text = what.decode("utf-8", "replace") if isinstance(what, bytes) else str(what)
+        doc = an.document_of(DestinationWrite(call, call.service, str(where), text))
+        described = f" for {an.labels(doc.shard_id, doc.positions)}" if doc.shard_id and doc.positions else ""
+        out.violate(
+            f"the document{described} was written with {call.service}.{call.operation} at "
+            f"{seconds(doc.at)}, refused with {call.error_code}: {problem}"
+        )
+        return
 
 
 @checker("DLQ-2")
 def one_document_per_batch(an: Analysis, out: Findings) -> None:
     """One JSON document per discarded batch, sent to the configured destination (SQS message
     body, SNS Message, S3 object)."""
+    _misdirected_refusals(an, out, ("sqs", "sns", "s3"))
     docs = _documents(an)
     by_record: dict[tuple[str, int], Doc] = {}
     by_batch: dict[tuple[str, int], list[Doc]] = {}
     for doc in docs:
         out.exercise()
-        problem = _target_problem(an, doc)
+        problem = _target_problem(an, doc.kind, doc.write.target)
         if problem is not None:
             out.violate(f"{doc_subject(an, doc)}: {problem}")
         if doc.document is None:
@@ -514,7 +553,9 @@ def _last_sent(an: Analysis, shard_id: str, position: int, before: int) -> Any:
 @checker("S3-1")
 def s3_payload(an: Analysis, out: Findings) -> None:
     """An S3 object adds "payload": the invocation event {"Records": [...]} of the discarded
-    records, exactly as they were (or would have been) sent."""
+    records, exactly as they were (or would have been) sent; so it is an S3 object, put in the
+    destination bucket."""
+    _misdirected_refusals(an, out, ("s3",))
     for doc in _s3_docs(an):
         if doc.document is None:
             continue

@@ -347,16 +347,26 @@ class History:
             f"{suffix or self.new_uuid()}"
         )
 
-    def write(self, document: Any, at: float, *, kind: str | None = None, key: str | None = None) -> Call:
+    def write(
+        self,
+        document: Any,
+        at: float,
+        *,
+        kind: str | None = None,
+        key: str | None = None,
+        error_code: str | None = None,
+    ) -> Call:
         """Write ``document`` (a dict, or text as is) to the destination of ``kind`` (by default
-        the configured one)."""
+        the configured one); ``error_code``: the service refused the write with it."""
         configured = self.parameters.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")
         kind = kind or (configured.split(":")[2] if configured else "sqs")
         text = document if isinstance(document, str) else json.dumps(document)
         if kind == "sqs":
-            return self.call("sqs", "send_message", at, {"QueueUrl": names.QUEUE_URL, "MessageBody": text})
+            params: dict[str, Any] = {"QueueUrl": names.QUEUE_URL, "MessageBody": text}
+            return self.call("sqs", "send_message", at, params, error_code=error_code)
         if kind == "sns":
-            return self.call("sns", "publish", at, {"TopicArn": names.TOPIC_ARN, "Message": text})
+            params = {"TopicArn": names.TOPIC_ARN, "Message": text}
+            return self.call("sns", "publish", at, params, error_code=error_code)
         shard = (
             document.get(("KinesisBatchInfo" if self.kinesis else "DDBStreamBatchInfo"), {}).get(
                 "shardId", "x"
@@ -365,7 +375,7 @@ class History:
             else "x"
         )
         params = {"Bucket": names.BUCKET_NAME, "Key": key or self.s3_key(shard, at), "Body": text.encode()}
-        return self.call("s3", "put_object", at, params)
+        return self.call("s3", "put_object", at, params, error_code=error_code)
 
     def discard(self, records: Sequence[StreamRecord], at: float, **kwargs: Any) -> Call:
         """Write the correct document for ``records`` to the configured destination."""

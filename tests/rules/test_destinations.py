@@ -214,7 +214,35 @@ def test_dlq11_the_invoke_count(history: type[History]) -> None:
     )
 
 
+def test_dlq2_a_refused_write_to_the_wrong_destination(history: type[History]) -> None:
+    # A refused write is no document: only this check sees it.
+    h, p = poison(history, destination="sqs")
+    h.write(h.document([p], 1, count=2), 1, kind="sns", error_code="NotFound")
+    (message,) = h.violations("DLQ-2")
+    assert (
+        f"the document for {p.label} was written with sns.publish at +1 s, refused with NotFound" in message
+    )
+    assert "it went to sns" in message and "on-failure destination is arn:aws:sqs" in message
+
+
+def test_dlq2_a_write_the_destination_refused_is_no_breach(history: type[History]) -> None:
+    h, p = poison(history, destination="sqs")
+    h.write(h.document([p], 1, count=2), 1, error_code="RequestThrottled")
+    h.write(h.document([p], 2, count=2), 2)
+    assert h.violations("DLQ-2") == []
+
+
 # ---- S3 ----------------------------------------------------------------------------------------
+
+
+def test_s3_1_the_document_of_an_s3_destination_published_to_sns(history: type[History]) -> None:
+    h, p = poison(history, destination="s3")
+    h.write(h.document([p], 1, count=2), 1, kind="sns", error_code="NotFound")
+    (message,) = h.violations("S3-1")
+    assert (
+        f"the document for {p.label} was written with sns.publish at +1 s, refused with NotFound" in message
+    )
+    assert "on-failure destination is arn:aws:s3:::" in message
 
 
 def test_s3_1_payload_missing_or_different(history: type[History]) -> None:
