@@ -108,12 +108,14 @@ class Trace:
 
     def invocations(self) -> list[Invocation]:
         """The Lambda invokes in call order. A retried batch is usually sent as the very same
-        payload: equal payloads are parsed once and share their (read-only) ``event``."""
-        parsed: dict[bytes, Any] = {}
+        payload: equal payloads are converted and parsed once and share their (read-only)
+        ``payload`` bytes and ``event``. The recording proxy gives equal payloads one object
+        (``conformance.world.recording.SharedPayloads``), which is then read only once."""
+        payloads = _Payloads()
         return [
             inv
             for c in self.calls
-            if c.service == "lambda" and (inv := _as_invocation(c, parsed)) is not None
+            if c.service == "lambda" and (inv := _as_invocation(c, payloads)) is not None
         ]
 
     def destination_writes(self) -> list[DestinationWrite]:
@@ -143,19 +145,43 @@ def _as_bytes(value: Any) -> bytes:
     return bytes(str(value), "utf-8")
 
 
-def _as_invocation(call: Call, parsed: dict[bytes, Any] | None = None) -> Invocation | None:
+class _Payloads:
+    """Invoke payloads as bytes with their parsed events, one pair per distinct payload.
+
+    A payload object seen before is found by identity, without converting or hashing it again
+    (a 7 MiB text payload costs milliseconds to encode, and a trace can hold hundreds of calls
+    sharing it); an equal payload in another object is found by value and given the same pair.
+    """
+
+    def __init__(self) -> None:
+        self._by_value: dict[bytes, tuple[bytes, Any]] = {}
+        # id -> (the object itself, kept so that its id stays its own; bytes; event)
+        self._by_object: dict[int, tuple[Any, bytes, Any]] = {}
+
+    def get(self, sent: Any) -> tuple[bytes, Any]:
+        seen = self._by_object.get(id(sent))
+        if seen is not None and seen[0] is sent:
+            return seen[1], seen[2]
+        payload = _as_bytes(sent)
+        pair = self._by_value.get(payload)
+        if pair is None:
+            pair = self._by_value[payload] = (payload, _parse(payload))
+        if isinstance(sent, (str, bytes)):  # immutable: the same object is the same payload
+            self._by_object[id(sent)] = (sent, *pair)
+        return pair
+
+
+def _parse(payload: bytes) -> Any:
+    try:
+        return json.loads(payload) if payload else None
+    except ValueError:
+        return None
+
+
+def _as_invocation(call: Call, payloads: _Payloads | None = None) -> Invocation | None:
     if call.service != "lambda" or call.operation not in ("invoke", "Invoke"):
         return None
-    payload = _as_bytes(call.params.get("Payload"))
-    if parsed is not None and payload in parsed:
-        event = parsed[payload]
-    else:
-        try:
-            event = json.loads(payload) if payload else None
-        except ValueError:
-            event = None
-        if parsed is not None:
-            parsed[payload] = event
+    payload, event = (payloads or _Payloads()).get(call.params.get("Payload"))
     response = call.response if isinstance(call.response, Mapping) else {}
     throttled = call.error_code in ("TooManyRequestsException", "ThrottlingException")
     metadata = response.get("ResponseMetadata") or {}

@@ -142,8 +142,12 @@ class ScriptedFunction:
                 "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
                 request_id=request_id,
             )
-        payload = _payload_bytes(kwargs.get("Payload"))
-        if len(payload) > MAX_SYNC_PAYLOAD_BYTES:
+        sent = kwargs.get("Payload")
+        if not isinstance(sent, bytes) and not (isinstance(sent, str) and sent.isascii()):
+            sent = _payload_bytes(sent)  # a stream is read once; other text is encoded to count it
+        # Measured before it is copied (ASCII text has one UTF-8 byte per character): LocalStack
+        # retries a refused 7 MiB payload hundreds of times in one poll.
+        if len(sent) > MAX_SYNC_PAYLOAD_BYTES:
             raise support.error(
                 "Invoke",
                 "RequestEntityTooLargeException",
@@ -152,6 +156,7 @@ class ScriptedFunction:
                 413,
                 request_id=request_id,
             )
+        payload = _payload_bytes(sent)
         records = self._event_records(payload, request_id)
         if invocation_type == "DryRun":
             return self._response(request_id, b"", 204, None, kwargs)

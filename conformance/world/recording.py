@@ -9,7 +9,11 @@ with two exceptions that keep the trace readable after the fact:
   file-like objects are read once and passed on as bytes, so the trace holds the bytes sent;
 * the ``Payload`` stream of a ``lambda.invoke`` response is read, its bytes are stored in the
   recorded response, and the poller receives a fresh ``botocore.response.StreamingBody`` over the
-  same bytes.
+  same bytes;
+* an invoke ``Payload`` equal to one sent lately is replaced by that earlier object, equal in
+  type and value (:class:`SharedPayloads`): a poller retrying a batch serialises it afresh for
+  every attempt, and LocalStack retries a refused 7 MiB batch hundreds of times in one poll, so
+  the trace would otherwise hold a copy per attempt.
 
 ``started``/``finished`` come from one counter shared by a whole world, so calls that overlap
 (a poller with threads) show up as overlapping intervals (ORD-3 is checked from them).
@@ -34,7 +38,7 @@ from botocore.response import StreamingBody
 from conformance.clock import VirtualClock
 from conformance.trace import Call, Trace
 
-__all__ = ["CallCounter", "RecordingClient"]
+__all__ = ["CallCounter", "RecordingClient", "SharedPayloads"]
 
 # Client helpers that are not AWS calls: passed through unrecorded. ``get_paginator`` is
 # re-wired so that the pages it fetches *are* recorded.
@@ -43,13 +47,48 @@ _UNRECORDED = frozenset(
 )
 
 
+class SharedPayloads:
+    """One object per distinct invoke payload among the last few sent in a world.
+
+    Equal payloads are found by comparing contents (a ``memcmp``) with the few kept payloads of the
+    same type and length, most recent first: no hashing, so a retried 7 MiB payload costs a
+    fraction of a millisecond, and payloads of other lengths cost nothing. Retries of one batch
+    come one after another, or alternate with a few other shards' batches: a handful of kept
+    payloads finds them.
+    """
+
+    KEPT = 8
+
+    def __init__(self) -> None:
+        self._recent: list[str | bytes] = []  # most recent first
+        self._lock = threading.Lock()
+
+    def share(self, payload: Any) -> Any:
+        """``payload``, or the kept object equal to it (same type, same value)."""
+        if not isinstance(payload, (str, bytes)):
+            return payload
+        kind, size = type(payload), len(payload)
+        with self._lock:
+            recent = self._recent
+            for i, kept in enumerate(recent):
+                if type(kept) is kind and len(kept) == size and (kept is payload or kept == payload):
+                    if i:
+                        recent.insert(0, recent.pop(i))
+                    return kept
+            recent.insert(0, payload)
+            del recent[self.KEPT :]
+        return payload
+
+
 class CallCounter:
-    """Ticks shared by every recording proxy of one world, plus the lock that orders the trace."""
+    """Ticks shared by every recording proxy of one world, the lock that orders the trace, and the
+    world's shared invoke payloads."""
 
     def __init__(self) -> None:
         self._ticks = itertools.count(1)
         self.lock = threading.Lock()
         self._instant: tuple[float, datetime] | None = None
+        self.payloads = SharedPayloads()
 
     def tick(self) -> int:
         # next() on itertools.count is atomic under the GIL: no lock needed for the ticks.
@@ -119,9 +158,14 @@ class RecordingClient:
             "Payload" if is_invoke else ("Body" if service == "s3" and operation == "put_object" else None)
         )
 
+        payloads = counter.payloads
+
         def recorded(*args: Any, **kwargs: Any) -> Any:
             if body_param is not None:
                 _read_stream_param(kwargs, body_param)
+            if is_invoke and "Payload" in kwargs:
+                # Equal in type and value: the client receives what the poller sent.
+                kwargs["Payload"] = payloads.share(kwargs["Payload"])
             # ``kwargs`` is a fresh dict of this call: the trace may keep it as it is.
             params: dict[str, Any] = {**kwargs, "*args": args} if args else kwargs
             at = counter.now(clock)
