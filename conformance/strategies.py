@@ -1538,19 +1538,21 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
     * GetRecords throttles (in 4 of 12 scenarios; 9 of 12 when ``throttles`` is True, so a
       search about throttles meets both kinds; never when it is False): 1 to 3 consecutive calls
       (2 to 6 in a search about throttles) starting in one of the first polls (RETRY-6);
-    * an iterator lifetime (4 of 12, ``_lifetime``) longer than the shortest poll gap and, when
-      the gaps differ, shorter than the longest: an iterator expires (``ExpiredIteratorException``)
-      across a long gap or when its shard goes unread for a poll, never between two polls one
-      short gap apart, as on AWS where iterators outlive far more than a poll gap (5 min);
+    * an iterator lifetime (4 of 12, ``_lifetime``) longer than a round of the shards at the
+      ordinary pace (one ordinary gap per shard) and, when the cycle has a longer gap, shorter
+      than that: an iterator expires (``ExpiredIteratorException``) across the long gap, or when
+      its shard goes unread for longer than a round, never in ordinary polling, whether a poller
+      reads every shard in every poll or one shard per poll, as on AWS, where iterators outlive
+      far more than a round of polls (5 min);
     * with a destination, its first 1 to 3 writes fail (5 of 12; RETRY-10, LOSS-1);
     * DynamoDB: wide item images, every attribute type with nested binaries (6 of 12; EVT-D-2);
     * arrival times in a non-UTC offset (5 of 12; EVT-K-3, DLQ-7, START-4);
-    * DynamoDB, 6 of 12 (10 of 12 at LATEST): an early expiry instead of the lifetime above,
-      outliving the shortest gap but not two (``_early_lifetime``), and (unless ``throttles`` is
-      False) throttled reads around start-up instead of the throttles above
-      (``_start_up_throttles``), which can leave a first iterator unused for two polls: an
-      expired LATEST iterator has no AT_TIMESTAMP to resume from, so these are the paths where
-      a DynamoDB poller loses or repeats records (START-2, START-3, LOSS-1).
+    * DynamoDB, 6 of 12 (10 of 12 at LATEST): an early expiry instead of the lifetime above, a
+      round and a fraction of a gap (``_early_lifetime``), and (unless ``throttles`` is False)
+      throttled reads around start-up instead of the throttles above (``_start_up_throttles``),
+      which leave each first iterator unused until it has expired: an expired LATEST iterator
+      has no AT_TIMESTAMP to resume from, so these are the paths where a DynamoDB poller loses
+      or repeats records (START-2, START-3, LOSS-1).
 
     Derived rather than drawn: they add no draw, so the streams, parameters and behaviours
     come from the same distribution as before, shrinking never has to shrink them (they follow
@@ -1583,7 +1585,7 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
     if scenario.source is Source.DYNAMODB and sometimes(early_share):
         chosen_lifetime = _early_lifetime(scenario, rng.randint(1, 9))
         if throttles is not False:
-            chosen_reads = _start_up_throttles(scenario, note=sometimes(_NOTE_SHARE))
+            chosen_reads = _start_up_throttles(scenario, chosen_lifetime, note=sometimes(_NOTE_SHARE))
     return WorldConditions(
         get_records_throttles=chosen_reads,
         iterator_lifetime=chosen_lifetime,
@@ -1593,45 +1595,75 @@ def world_conditions(scenario: Scenario, *, throttles: bool | None = None) -> Wo
     )
 
 
+def _pace(scenario: Scenario) -> tuple[int, int, int | None]:
+    """The scenario's poll cadence in milliseconds: the ordinary gap, a round of the shards (one
+    ordinary gap per shard: how long a poller reading one shard per poll takes to come back to
+    a shard), and the cycle's long pause, if it has one: a gap longer than a round of the
+    others. Without a pause every gap is ordinary, and the ordinary gap is the longest."""
+    gaps = sorted(round(gap * 1000) for gap in scenario.clock.poll_gaps) or [1000]
+    shards = max(1, len(scenario.shards))
+    if len(gaps) >= 2 and gaps[-1] - shards * gaps[-2] >= 2:
+        return gaps[-2], shards * gaps[-2], gaps[-1]
+    return gaps[-1], shards * gaps[-1], None
+
+
 def _lifetime(scenario: Scenario, tenth: int) -> float:
-    """An iterator lifetime ``tenth`` tenths of the way from the shortest poll gap to the longest
-    (both excluded, to the millisecond). When the gaps are all (nearly) equal, ``1 + tenth/10``
-    shortest gaps: only an iterator whose shard went unread for a poll expires."""
-    gaps = [round(gap * 1000) for gap in scenario.clock.poll_gaps] or [1000]
-    shortest, longest = min(gaps), max(gaps)
-    if longest - shortest >= 2:
-        millis = shortest + (longest - shortest) * tenth // 10
-        return min(max(millis, shortest + 1), longest - 1) / 1000
-    return _early_lifetime(scenario, tenth)
+    """An iterator lifetime ``tenth`` tenths of the way from a round of the shards to the cycle's
+    long pause (both excluded, to the millisecond): iterators expire across that pause only.
+    Without a pause, the early lifetime: expiry needs a shard left unread."""
+    _, shard_round, pause = _pace(scenario)
+    if pause is None:
+        return _early_lifetime(scenario, tenth)
+    millis = shard_round + (pause - shard_round) * tenth // 10
+    return min(max(millis, shard_round + 1), pause - 1) / 1000
 
 
 def _early_lifetime(scenario: Scenario, tenth: int) -> float:
-    """An iterator lifetime of ``1 + tenth/10`` shortest poll gaps: every iterator outlives one
-    poll gap, none outlives two, so one left unused for two polls (its reads throttled) has
-    expired, the LATEST one of the first poll included (START-3, LOSS-1)."""
-    shortest = round(min(scenario.clock.poll_gaps, default=1.0) * 1000)
-    return max(1, shortest + max(1, shortest * tenth // 10)) / 1000
+    """An iterator lifetime of a round of the shards and ``tenth`` tenths of an ordinary gap
+    (shorter than the cycle's pause, if it has one): a poller reading every shard in every
+    poll, or one per poll, meets no expired iterator in ordinary polling, but one left unused
+    for a round and a poll more (its reads throttled, or across the pause) has expired, the
+    LATEST one of the first poll included (START-3, LOSS-1)."""
+    ordinary, shard_round, pause = _pace(scenario)
+    millis = shard_round + max(1, ordinary * tenth // 10)
+    return (millis if pause is None else min(millis, pause - 1)) / 1000
 
 
-def _start_up_throttles(scenario: Scenario, *, note: bool) -> ReadThrottles:
-    """GetRecords throttles around start-up, for a DynamoDB stream (no AT_TIMESTAMP iterator).
+def _polls_outliving(scenario: Scenario, lifetime: float) -> int:
+    """The fewest consecutive polls whose gaps add up to more than ``lifetime`` wherever they
+    start in the cycle: an iterator unused for that many polls has expired."""
+    gaps = [round(gap * 1000) for gap in scenario.clock.poll_gaps] or [1000]
+    if max(gaps) <= 0:
+        return 1
+    limit = round(lifetime * 1000)
+    polls = 1
+    while (
+        min(sum(gaps[(start + k) % len(gaps)] for k in range(polls)) for start in range(len(gaps))) <= limit
+    ):
+        polls += 1
+    return polls
+
+
+def _start_up_throttles(scenario: Scenario, lifetime: float, *, note: bool) -> ReadThrottles:
+    """GetRecords throttles around start-up, for a DynamoDB stream (no AT_TIMESTAMP iterator),
+    long enough that a first iterator has expired (``lifetime``) before it is used.
 
     A poller starting at LATEST must note where each shard stood at start-up to resume an
     expired iterator without losing or repeating records. For LATEST with ``note``, the first
-    reads are throttled: with one shard, its note's first read and then (for a poller that gave
-    the note up) its first real read in two polls, so the first iterator has expired
-    (``_early_lifetime``) before anything was read; never more than a note retried at once gets
-    past (``_NOTE_THROTTLES``). Otherwise, and always for TRIM_HORIZON, the reads that would
-    follow such notes (each shard's first real read) are throttled in two polls: a LATEST poller
+    reads are throttled: the note's first read and then (for a poller that gave the note up)
+    the first real reads of enough polls, as far as a note retried at once still gets past them
+    (``_NOTE_THROTTLES``). Otherwise, and always for TRIM_HORIZON, the reads that would follow
+    such notes (each shard's first real read) are throttled in enough polls: a LATEST poller
     must then resume after its note, and a TRIM_HORIZON poller that takes the note too resumes
     past the records already there (START-2)."""
     shards = max(1, len(scenario.shards))
+    polls = _polls_outliving(scenario, lifetime)
     if note and scenario.parameters.get("StartingPosition") == "LATEST":
-        return ReadThrottles(1, min(_NOTE_THROTTLES, 1 + 2 * shards))
+        return ReadThrottles(1, min(_NOTE_THROTTLES, 1 + shards * polls))
     # A note reads a shard from TRIM_HORIZON until an empty page: two reads if records were
     # already there at start-up (arrival <= 0: before the first iterator), else one.
     note_reads = sum(2 if any(r.arrival <= 0 for r in shard.records) else 1 for shard in scenario.shards)
-    return ReadThrottles(note_reads + 1, 2 * shards)
+    return ReadThrottles(note_reads + 1, shards * polls)  # every shard's first read, in each poll
 
 
 def _fingerprint(scenario: Scenario) -> str:

@@ -154,7 +154,7 @@ def test_drawn_conditions_survive_the_json_form(scenario: Scenario) -> None:
     assert again.to_json()["format"] == (1 if scenario.world.is_default else 2)
     lifetime = scenario.world.iterator_lifetime
     if lifetime is not None:
-        # Outlives the shortest poll gap: it expires only across a longer gap or an unread poll.
+        # Outlives the shortest poll gap: it expires only across a pause or an unread shard.
         assert lifetime > min(scenario.clock.poll_gaps)
     if scenario.world.destination_failures:
         assert scenario.destination_arn is not None
