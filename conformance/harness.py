@@ -4,8 +4,9 @@ One run builds the world, asks the adapter's factory for a poller, then repeats
 
     release the records whose arrival time has come  →  ``poller.poll()``  →  advance the clock
 
-until every record has arrived and the poller has made nothing but reads for a quiet period, or
-until the budget runs out. The result is an :class:`~conformance.observation.Observation`:
+until every record has arrived and the poller has made nothing but reads for a quiet period (reads
+that brought no records, the last of each poll answered, not refused by a throttle or an expired
+iterator), or until the budget runs out. The result is an :class:`~conformance.observation.Observation`:
 
 * ``COMPLETED``: the run settled; the rule checkers judge the trace.
 * ``LIVENESS``: the poll or virtual-time budget ran out first (or the poller slept past the
@@ -38,7 +39,7 @@ import re
 import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,6 +171,21 @@ def _brought_records(call: Call) -> bool:
     return call.error_code is None and isinstance(response, dict) and bool(response.get("Records"))
 
 
+# Reads the stream refused although the poller asked rightly: a throttle (RETRY-6) or an expired
+# iterator. The records they would have brought are still to be read.
+_REFUSED_READS = frozenset(
+    {"ProvisionedThroughputExceededException", "LimitExceededException", "ExpiredIteratorException"}
+)
+
+
+def _ended_refused(calls: Sequence[Call]) -> bool:
+    """The poll's last GetRecords was refused: its reading is left undone (a poller throttled
+    through a whole quiet period has not settled, it has not started), so the poll is not quiet.
+    A refused read followed by one the stream answered (an expired iterator renewed at once) is."""
+    last_read = next((call for call in reversed(calls) if call.operation == "get_records"), None)
+    return last_read is not None and last_read.error_code in _REFUSED_READS
+
+
 # Every call of every poll is classified: the answer per (service, operation) is remembered.
 _KNOWN_READS: dict[tuple[str, str], bool] = {}
 
@@ -267,6 +283,9 @@ class _Run:
                 if not is_read(calls[index]) or _brought_records(calls[index]):
                     last_busy_at, last_busy = self._clock.elapsed, calls[index]
                     break
+            else:
+                if _ended_refused(calls[seen:]):
+                    last_busy_at, last_busy = self._clock.elapsed, calls[-1]
             pending = self._world.pending_arrivals()
             now = self._clock.elapsed
             if pending is None and now - last_busy_at >= self._quiet_needed:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,9 @@ class FakeClient:
     def __getattr__(self, operation: str) -> Callable[..., Any]:
         def call(**params: Any) -> Any:
             world = self._world
+            refused = (
+                world.refused_reads.pop(0) if operation == "get_records" and world.refused_reads else None
+            )
             world.trace.calls.append(
                 Call(
                     index=len(world.trace.calls),
@@ -68,8 +72,11 @@ class FakeClient:
                     operation=operation,
                     params=params,
                     response={},
+                    error_code=refused,
                 )
             )
+            if refused is not None:
+                raise ClientError({"Error": {"Code": refused, "Message": "refused"}}, operation)
             return {}
 
         return call
@@ -81,6 +88,8 @@ class FakeWorld:
         self.clock = VirtualClock(scenario.clock.start)
         self.trace = Trace()
         self.closed = False
+        self.refused_reads: list[str] = []
+        """Error codes the next ``get_records`` calls fail with, one each."""
         self._released: list[StreamRecord] = []
         self._due = [((0, j), r) for j, r in enumerate(scenario.shards[0].records)]
         self.release_due_records()

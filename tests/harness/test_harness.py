@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conformance.contract import Adapter, PollerContext
 from conformance.harness import Budget, is_read, run_in_world
@@ -94,6 +95,49 @@ def test_the_quiet_period_is_at_least_the_batching_window_plus_ten_seconds(
 
     assert obs.status is RunStatus.COMPLETED
     assert obs.ended_at_offset == 70.0
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ExpiredIteratorException"])
+def test_reads_the_stream_refused_are_not_quiet(scenario_of: ScenarioOf, world_of: Any, code: str) -> None:
+    """A poller throttled (or handed an expired iterator) through a whole quiet period has not
+    settled: it has not read the stream yet."""
+
+    class Persistent(Reader):
+        def poll(self) -> None:
+            with contextlib.suppress(ClientError):
+                super().poll()
+
+    scenario = scenario_of(gaps=(40.0,))
+    world = world_of(scenario)
+    world.refused_reads = [code, code]
+    obs = run_in_world(adapter_for(Persistent)[0], scenario, world, budget=Budget(quiet_seconds=30))
+
+    assert obs.status is RunStatus.COMPLETED
+    # Refused at +0 and +40 s: quiet from +40 s, so the run ends at the poll at +80 s, the first
+    # read the stream answered (counted as quiet from +0 s, it ended at +40 s, unread).
+    assert obs.ended_at_offset == 80.0
+    assert [call.error_code for call in obs.trace.calls] == [code, code, None]
+
+
+def test_an_expired_iterator_renewed_and_read_in_the_same_poll_is_quiet(
+    scenario_of: ScenarioOf, world_of: Any
+) -> None:
+    class Renewer(Reader):
+        def poll(self) -> None:
+            try:
+                super().poll()
+            except ClientError:
+                self.kinesis.get_shard_iterator(ShardId="shardId-000000000000", ShardIteratorType="LATEST")
+                super().poll()
+
+    scenario = scenario_of(gaps=(40.0,))
+    world = world_of(scenario)
+    world.refused_reads = ["ExpiredIteratorException"]
+    obs = run_in_world(adapter_for(Renewer)[0], scenario, world, budget=Budget(quiet_seconds=30))
+
+    # The poll at +0 s ended with a read the stream answered: quiet from +0 s.
+    assert obs.ended_at_offset == 40.0
+    assert [call.error_code for call in obs.trace.calls[:3]] == ["ExpiredIteratorException", None, None]
 
 
 def test_the_poll_gaps_are_cycled(scenario_of: ScenarioOf, world_of: Any) -> None:
