@@ -239,18 +239,16 @@ _MARKDOWN_CELLS = {
 
 
 def markdown_matrix(documents: Sequence[Mapping[str, Any]]) -> str:
-    """An implementation-by-rule table in Markdown, rules in the order first seen."""
-    columns = []
+    """An implementation-by-rule table in Markdown, rules in the order first seen. Files of the
+    same implementation and world (a rule run on its own, say) fill one column."""
+    columns: dict[str, dict[str, str]] = {}
+    order: list[str] = []
+    info: dict[str, tuple[str, str]] = {}
     for document in documents:
         name = str(document.get("implementation"))
         if document.get("world", "memory") != "memory":
             name += f" ({document['world']})"
-        columns.append(name)
-    order: list[str] = []
-    info: dict[str, tuple[str, str]] = {}
-    cells: list[dict[str, str]] = []
-    for document in documents:
-        column: dict[str, str] = {}
+        column = columns.setdefault(name, {})
         for row in document["rules"]:
             rule_id = str(row["rule"])
             if rule_id not in info:
@@ -259,7 +257,6 @@ def markdown_matrix(documents: Sequence[Mapping[str, Any]]) -> str:
             column[rule_id] = _MARKDOWN_CELLS.get(
                 str(row.get("gate", row.get("verdict"))), str(row.get("gate"))
             )
-        cells.append(column)
 
     def escape(text: str) -> str:
         return text.replace("|", "\\|")
@@ -270,6 +267,6 @@ def markdown_matrix(documents: Sequence[Mapping[str, Any]]) -> str:
     ]
     for rule_id in order:
         level, title = info[rule_id]
-        row = [rule_id, level, escape(title), *(column.get(rule_id, "—") for column in cells)]
+        row = [rule_id, level, escape(title), *(column.get(rule_id, "—") for column in columns.values())]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"

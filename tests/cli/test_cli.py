@@ -296,6 +296,21 @@ def test_matrix_renders_implementations_by_rules(capsys: pytest.CaptureFixture[s
     ]
 
 
+def test_matrix_gives_files_of_one_implementation_one_column(capsys: pytest.CaptureFixture[str]) -> None:
+    # A rule run on its own (BATCH-6 against LocalStack, say) joins the implementation's column.
+    Path("a.json").write_text(json.dumps(_results("localstack", {"ORD-1": "fail"})))
+    Path("b.json").write_text(json.dumps(_results("reference", {"ORD-1": "pass"})))
+    Path("c.json").write_text(json.dumps(_results("localstack", {"BATCH-6": "known failure"})))
+    code, out, _ = run(capsys, "matrix", "a.json", "b.json", "c.json")
+    assert code == 0
+    assert out.splitlines() == [
+        "| rule | level | title | localstack | reference |",
+        "|---|---|---|---|---|",
+        "| ORD-1 | must | title of ORD-1 | ❌ fail | ✅ pass |",
+        "| BATCH-6 | must | title of BATCH-6 | ⚠️ known failure | — |",
+    ]
+
+
 def test_matrix_rejects_a_file_that_is_not_results(capsys: pytest.CaptureFixture[str]) -> None:
     Path("failure.json").write_text(json.dumps({"kind": "stream-conformance failure", "scenario": {}}))
     code, _, err = run(capsys, "matrix", "failure.json")
