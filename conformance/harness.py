@@ -6,7 +6,8 @@ One run builds the world, asks the adapter's factory for a poller, then repeats
 
 until every record has arrived and the poller has made nothing but reads for a quiet period (reads
 that brought no records, the last of each poll answered, not refused by a throttle or an expired
-iterator), or until the budget runs out. The result is an :class:`~conformance.observation.Observation`:
+iterator) lasting at least a round of polls, one per shard, or until the budget runs out. The
+result is an :class:`~conformance.observation.Observation`:
 
 * ``COMPLETED``: the run settled; the rule checkers judge the trace.
 * ``LIVENESS``: the poll or virtual-time budget ran out first (or the poller slept past the
@@ -266,6 +267,10 @@ class _Run:
         calls = self._world.trace.calls
         last_busy_at = self._clock.elapsed
         last_busy: Call | None = None
+        # A poller may serve one shard per poll (LocalStack does): the quiet period also lasts a
+        # round of polls, one per shard, so every shard has been read since the last busy poll.
+        round_of_polls = max(1, len(self._scenario.shards))
+        quiet_polls = 0
         step = 0
         released = len(self._world.released_records())
         while True:
@@ -273,22 +278,23 @@ class _Run:
             arrived = len(self._world.released_records())
             if arrived > released:
                 # A new record is work to do: the quiet period starts again from its arrival.
-                released, last_busy_at = arrived, self._clock.elapsed
+                released, last_busy_at, quiet_polls = arrived, self._clock.elapsed, 0
             seen = len(calls)
             polled = guard.call(poller.poll)
             self.polls += 1
             if polled.error is not None or polled.timed_out:
                 return self._stopped(polled, "poll()")
+            quiet_polls += 1
             for index in range(len(calls) - 1, seen - 1, -1):  # the last call that was not a read
                 if not is_read(calls[index]) or _brought_records(calls[index]):
-                    last_busy_at, last_busy = self._clock.elapsed, calls[index]
+                    last_busy_at, last_busy, quiet_polls = self._clock.elapsed, calls[index], 0
                     break
             else:
                 if _ended_refused(calls[seen:]):
-                    last_busy_at, last_busy = self._clock.elapsed, calls[-1]
+                    last_busy_at, last_busy, quiet_polls = self._clock.elapsed, calls[-1], 0
             pending = self._world.pending_arrivals()
             now = self._clock.elapsed
-            if pending is None and now - last_busy_at >= self._quiet_needed:
+            if pending is None and now - last_busy_at >= self._quiet_needed and quiet_polls >= round_of_polls:
                 return RunStatus.COMPLETED, (
                     f"settled after {self.polls} polls: every record had arrived and the poller made "
                     f"only reads for {now - last_busy_at:g} s of virtual time"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -138,6 +139,19 @@ def test_an_expired_iterator_renewed_and_read_in_the_same_poll_is_quiet(
     # The poll at +0 s ended with a read the stream answered: quiet from +0 s.
     assert obs.ended_at_offset == 40.0
     assert [call.error_code for call in obs.trace.calls[:3]] == ["ExpiredIteratorException", None, None]
+
+
+def test_the_quiet_period_lasts_a_round_of_polls_one_per_shard(
+    scenario_of: ScenarioOf, world_of: Any
+) -> None:
+    """A poller serving one shard per poll has read every shard only after a round of polls."""
+    one_shard = scenario_of(gaps=(40.0,))
+    scenario = dataclasses.replace(one_shard, shards=one_shard.shards * 3)
+    obs = run_in_world(adapter_for(Reader)[0], scenario, world_of(scenario), budget=Budget(quiet_seconds=30))
+
+    # Quiet for 30 s by the poll at +40 s, but the round of 3 polls ends at +80 s.
+    assert obs.status is RunStatus.COMPLETED
+    assert (obs.polls, obs.ended_at_offset) == (3, 80.0)
 
 
 def test_the_poll_gaps_are_cycled(scenario_of: ScenarioOf, world_of: Any) -> None:
