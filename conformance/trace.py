@@ -119,10 +119,21 @@ class Trace:
         ]
 
     def destination_writes(self) -> list[DestinationWrite]:
+        """The documents written: destination writes the service accepted."""
+        return self._destination_writes(refused=False)
+
+    def refused_destination_writes(self) -> list[DestinationWrite]:
+        """Destination writes the service refused (their ``call.error_code`` says why): no
+        document, but where the poller meant one to go."""
+        return self._destination_writes(refused=True)
+
+    def _destination_writes(self, *, refused: bool) -> list[DestinationWrite]:
         return [
             w
             for c in self.calls
-            if c.service in _DESTINATION_SERVICES and (w := _as_destination_write(c)) is not None
+            if c.service in _DESTINATION_SERVICES
+            and (c.error_code is not None) is refused
+            and (w := _as_destination_write(c)) is not None
         ]
 
     def to_json(self) -> list[dict[str, Any]]:
@@ -201,8 +212,6 @@ _DESTINATION_SERVICES = frozenset({"sqs", "sns", "s3"})  # the services _as_dest
 
 
 def _as_destination_write(call: Call) -> DestinationWrite | None:
-    if call.error_code is not None:
-        return None
     p = call.params
     if call.service == "sqs" and call.operation == "send_message":
         return DestinationWrite(call, "sqs", str(p.get("QueueUrl")), str(p.get("MessageBody")))

@@ -23,7 +23,6 @@ from conformance.rules.events import (
     kinesis_id_problems,
 )
 from conformance.rules.responses import OutcomeKind, describe_value
-from conformance.trace import DestinationWrite
 
 __all__: list[str] = []
 
@@ -103,14 +102,6 @@ def _target_problem(an: Analysis, service: str, target: str) -> str | None:
     return None
 
 
-_WRITES = {
-    ("sqs", "send_message"): ("QueueUrl", "MessageBody"),
-    ("sns", "publish"): ("TopicArn", "Message"),
-    ("s3", "put_object"): ("Bucket", "Body"),
-}
-"""The destination writes, with the parameters that say where each goes and what it says."""
-
-
 def _misdirected_refusals(an: Analysis, out: Findings, kinds: Collection[str]) -> None:
     """Destination writes the service refused because they went somewhere other than the
     on-failure destination (for a mapping whose destination is one of ``kinds``). A refused
@@ -119,17 +110,13 @@ def _misdirected_refusals(an: Analysis, out: Findings, kinds: Collection[str]) -
     bucket). Writes that succeeded are judged as documents."""
     if an.settings.destination_kind not in kinds:
         return
-    for call in an.observation.trace.calls:
-        parameters = _WRITES.get((call.service, call.operation))
-        if parameters is None or call.error_code is None:
-            continue
+    for write in an.observation.trace.refused_destination_writes():
         out.exercise()
-        where, what = (call.params.get(name) for name in parameters)
-        problem = _target_problem(an, call.service, str(where))
+        problem = _target_problem(an, write.kind, write.target)
         if problem is None:
             continue
-        text = what.decode("utf-8", "replace") if isinstance(what, bytes) else str(what)
-        doc = an.document_of(DestinationWrite(call, call.service, str(where), text))
+        doc = an.document_of(write)
+        call = write.call
         described = f" for {an.labels(doc.shard_id, doc.positions)}" if doc.shard_id and doc.positions else ""
         out.violate(
             f"the document{described} was written with {call.service}.{call.operation} at "

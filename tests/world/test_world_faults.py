@@ -123,6 +123,8 @@ def test_the_first_destination_writes_fail(
         assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
     getattr(client, operation)(**params)
     assert len(world.trace.destination_writes()) == 1  # failed writes are not documents
+    refused = world.trace.refused_destination_writes()
+    assert [(w.kind, w.call.error_code, w.text) for w in refused] == [(destination, code, "{}")] * 2
 
 
 def test_wide_items_carry_every_attribute_type(open_world: Any, backend: str) -> None:
