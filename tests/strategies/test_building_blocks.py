@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import json
 import re
@@ -34,6 +35,7 @@ from reference.config import MappingConfig
 # The length bounds of a partition key in the Kinesis API's own model (PutRecord).
 _PUT_RECORD = botocore.session.get_session().get_service_model("kinesis").operation_model("PutRecord")
 PARTITION_KEY_LENGTH = _PUT_RECORD.input_shape.members["PartitionKey"].metadata
+DATA_LENGTH = _PUT_RECORD.input_shape.members["Data"].metadata
 
 FAST = settings(
     max_examples=50,
@@ -131,8 +133,9 @@ def test_partition_keys_have_a_length_kinesis_accepts(key: str) -> None:
 
 @FAST
 @given(payloads())
-def test_payloads_are_never_empty(data: bytes) -> None:
-    assert 1 <= len(data) <= 1000
+def test_payloads_are_never_empty_and_kinesis_accepts_them(data: bytes) -> None:
+    assert data, "an empty record shows nothing of how a poller encodes data"
+    assert len(data) <= DATA_LENGTH["max"]
 
 
 def test_payloads_are_json_text_or_binary() -> None:
@@ -170,7 +173,7 @@ def test_large_payloads_stay_inside_the_services_limits(drawn: tuple[Source, byt
 @given(behaviours())
 def test_behaviours_carry_times_and_forms_only_where_they_mean_something(b: RecordBehaviour) -> None:
     if b.behaviour in (Behaviour.TRANSIENT, Behaviour.THROTTLE):
-        assert 1 <= b.times <= 3
+        assert b.times > 0, "a record that fails no time behaves as OK"
     else:
         assert b.times == 0
     assert (b.form in INVALID_FORMS) if b.behaviour is Behaviour.INVALID else b.form is None
@@ -206,7 +209,6 @@ def test_forms_name_the_spec_responses() -> None:
 @FAST
 @given(records("kinesis", age_limit=60, min_records=1, max_records=8, shard_index=2))
 def test_records_of_a_shard_are_ordered(shard: tuple[RecordSpec, ...]) -> None:
-    assert 1 <= len(shard) <= 8
     assert all(int(a.sequence_number) < int(b.sequence_number) for a, b in itertools.pairwise(shard))
     assert [r.arrival for r in shard] == sorted(r.arrival for r in shard)
     assert all(r.arrival <= 60 for r in shard)
@@ -296,11 +298,42 @@ def seconds_to_midnight(instant: datetime) -> float:
     return (midnight - instant).total_seconds()
 
 
-@FAST
-@given(start_instants(clock_edges=True))
-def test_edge_starts_are_just_before_a_day_boundary(start: datetime) -> None:
-    assert 1 < seconds_to_midnight(start) < 61
-    assert start.microsecond % 1000 == 0 and start.microsecond
+def _distances_to_midnight(clock_edges: bool) -> list[float]:
+    distances: list[float] = []
+
+    @settings(FAST, max_examples=200)
+    @given(start_instants(clock_edges=clock_edges))
+    def collect(start: datetime) -> None:
+        assert start.microsecond % 1000 == 0 and start.microsecond
+        distances.append(seconds_to_midnight(start))
+
+    collect()
+    return distances
+
+
+def test_edge_starts_are_nearer_a_day_boundary_than_any_ordinary_start() -> None:
+    assert max(_distances_to_midnight(True)) < min(_distances_to_midnight(False))
+
+
+def test_edge_starts_cover_every_kind_of_boundary() -> None:
+    """Midnights into the 1st of a month, into a new year, into and out of 29 February."""
+    kinds: set[str] = set()
+
+    @settings(FAST, max_examples=200)
+    @given(start_instants(clock_edges=True))
+    def collect(start: datetime) -> None:
+        day = (start + timedelta(seconds=seconds_to_midnight(start))).date()
+        if (day.month, day.day) == (1, 1):
+            kinds.add("year")
+        elif (day.month, day.day) == (2, 29):
+            kinds.add("into 29 February")
+        elif (day.month, day.day) == (3, 1) and calendar.isleap(day.year):
+            kinds.add("out of 29 February")
+        elif day.day == 1:
+            kinds.add("month")
+
+    collect()
+    assert kinds == {"year", "month", "into 29 February", "out of 29 February"}
 
 
 @FAST
@@ -313,6 +346,5 @@ def test_ordinary_starts_keep_away_from_day_boundaries(start: datetime) -> None:
 @FAST
 @given(clock_plans(min_gap=0.5, max_gap=2.0))
 def test_clock_plans_cycle_gaps_inside_their_range(plan: ClockPlan) -> None:
-    assert 1 <= len(plan.poll_gaps) <= 4
     assert all(0.5 <= g <= 2.0 and round(g, 3) == g for g in plan.poll_gaps)
     assert plan.gap(len(plan.poll_gaps)) == plan.poll_gaps[0]
